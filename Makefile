@@ -1,0 +1,40 @@
+# Scopegate: the two commands a newcomer needs are `make run` and `make test`.
+# Every prerequisite is installed by these targets.
+
+GO       ?= go
+CADDY    ?= ./caddy
+CONFIG   ?= Caddyfile
+
+.PHONY: build run test test-short test-deps fuzz bench clean
+
+## build: ./caddy from xcaddy.json (installs xcaddy itself)
+build:
+	$(GO) run ./internal/cmd/xcaddybuild -recipe xcaddy.json -o $(CADDY)
+
+## run: build the binary and start it with the sample Caddyfile
+run: build
+	$(CADDY) run --config $(CONFIG) --adapter caddyfile
+
+## test-short: the fast layer (unit, fuzz seeds, adapt goldens), about a minute
+test-short:
+	$(GO) test -short ./...
+
+## test-deps: install what the end-to-end tests start (Debian packages, npm tools)
+test-deps:
+	scripts/install-test-deps
+
+## test: the whole suite, end-to-end tests with real peers included (what CI runs)
+test: test-deps build
+	$(GO) vet ./...
+	SCOPEGATE_CADDY=$(abspath $(CADDY)) $(GO) test -count=1 -timeout 20m ./...
+
+## fuzz: a short run of every fuzz target
+fuzz:
+	scripts/fuzz-all 20s
+
+## bench: gateway and backend benchmarks
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./caddymodule/... ./mcpbackend/...
+
+clean:
+	rm -f $(CADDY)

@@ -1,0 +1,2 @@
+// Package caddymodule provides the mcp_gateway Caddy HTTP handler.
+package caddymodule

@@ -1,0 +1,145 @@
+// Command xcaddybuild builds ./caddy with xcaddy from the recipe in
+// xcaddy.json.
+//
+// The module proxy answers 400/403 (not 404) for a module path it does not
+// know, such as this repository's, and the go command then stops, so
+// xcaddy cannot resolve a local module through it. The build therefore
+// first fills the module cache through the proxy with everything Caddy and
+// this repository need, then runs xcaddy with GOPROXY=off, where the local
+// module is found through its replace directive alone.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// recipe is the content of xcaddy.json.
+type recipe struct {
+	CaddyVersion  string `json:"caddy_version"`
+	XcaddyVersion string `json:"xcaddy_version"`
+	Output        string `json:"output"`
+	Modules       []struct {
+		Package string `json:"package"`
+		Version string `json:"version"`
+	} `json:"modules"`
+	Replace map[string]string `json:"replace"`
+}
+
+func main() {
+	recipePath := flag.String("recipe", "xcaddy.json", "build recipe")
+	output := flag.String("o", "", "output binary (default: the recipe's output)")
+	flag.Parse()
+	if err := run(*recipePath, *output); err != nil {
+		fmt.Fprintln(os.Stderr, "xcaddybuild:", err)
+		os.Exit(1)
+	}
+}
+
+func run(recipePath, output string) error {
+	raw, err := os.ReadFile(recipePath)
+	if err != nil {
+		return err
+	}
+	var r recipe
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	if err := dec.Decode(&r); err != nil {
+		return fmt.Errorf("%s: %w", recipePath, err)
+	}
+	if r.CaddyVersion == "" || r.XcaddyVersion == "" || len(r.Modules) == 0 {
+		return fmt.Errorf("%s: caddy_version, xcaddy_version and modules are required", recipePath)
+	}
+	root, err := filepath.Abs(filepath.Dir(recipePath))
+	if err != nil {
+		return err
+	}
+	if output == "" {
+		output = filepath.Join(root, r.Output)
+	}
+	output, err = filepath.Abs(output)
+	if err != nil {
+		return err
+	}
+
+	gobin, err := goBin()
+	if err != nil {
+		return err
+	}
+	xcaddy := filepath.Join(gobin, "xcaddy")
+	if !hasVersion(xcaddy, r.XcaddyVersion) {
+		if err := sh(root, nil, "go", "install", "github.com/caddyserver/xcaddy/cmd/xcaddy@"+r.XcaddyVersion); err != nil {
+			return fmt.Errorf("installing xcaddy: %w", err)
+		}
+	}
+
+	// Warm the module cache: this repository's graph, and Caddy's own
+	// graph as xcaddy's fresh build module first resolves it.
+	if err := sh(root, nil, "go", "mod", "download", "all"); err != nil {
+		return fmt.Errorf("downloading modules: %w", err)
+	}
+	warm, err := os.MkdirTemp("", "xcaddybuild-warm-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(warm)
+	for _, args := range [][]string{
+		{"mod", "init", "warm"},
+		{"get", "github.com/caddyserver/caddy/v2@" + r.CaddyVersion},
+		{"mod", "download", "all"},
+	} {
+		if err := sh(warm, nil, "go", args...); err != nil {
+			return fmt.Errorf("warming the module cache for caddy %s: %w", r.CaddyVersion, err)
+		}
+	}
+
+	args := []string{"build", r.CaddyVersion, "--output", output}
+	for _, m := range r.Modules {
+		v := m.Version
+		if v == "" {
+			v = "v0.0.0" // resolved through the replace directive
+		}
+		args = append(args, "--with", m.Package+"@"+v)
+	}
+	for mod, dir := range r.Replace {
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(root, dir)
+		}
+		args = append(args, "--replace", mod+"="+dir)
+	}
+	return sh(root, []string{"GOPROXY=off"}, xcaddy, args...)
+}
+
+func goBin() (string, error) {
+	out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env: %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) > 0 && strings.TrimSpace(lines[0]) != "" {
+		return strings.TrimSpace(lines[0]), nil
+	}
+	if len(lines) < 2 {
+		return "", fmt.Errorf("go env printed %q", out)
+	}
+	return filepath.Join(strings.TrimSpace(lines[1]), "bin"), nil
+}
+
+func hasVersion(bin, version string) bool {
+	out, err := exec.Command(bin, "version").Output()
+	return err == nil && strings.Contains(string(out), version)
+}
+
+func sh(dir string, env []string, name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Stdout = os.Stderr
+	cmd.Stderr = os.Stderr
+	cmd.Env = append(os.Environ(), env...)
+	fmt.Fprintf(os.Stderr, "+ (%s) %s %s\n", dir, name, strings.Join(args, " "))
+	return cmd.Run()
+}
