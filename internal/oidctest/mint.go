@@ -1,0 +1,168 @@
+package oidctest
+
+import (
+	"crypto"
+	"crypto/hmac"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"strings"
+	"testing"
+	"time"
+)
+
+// MintRequest describes a JWT signed directly by the test, bypassing the
+// token endpoint. Zero fields get the values a real token would have.
+type MintRequest struct {
+	Audience []string
+	Scopes   []string
+	Subject  string // default "sub-" + ClientID
+	ClientID string // default JWTClientID
+}
+
+// BadKind names one defect of a deliberately invalid token. Each kind
+// differs from MintJWT's valid token in that one defect only, so a gateway
+// that accepts MintJWT and rejects the bad token rejected it for that reason.
+type BadKind string
+
+const (
+	Expired          BadKind = "expired"          // exp ten minutes ago
+	NotYetValid      BadKind = "not_yet_valid"    // nbf and iat ten minutes ahead
+	WrongIssuer      BadKind = "wrong_issuer"     // iss of another loopback provider
+	WrongAudience    BadKind = "wrong_audience"   // aud of another resource
+	UnknownKey       BadKind = "unknown_key"      // signed by a key whose kid is not in the JWKS
+	AlgNone          BadKind = "alg_none"         // unsigned, alg "none"
+	HS256PublicKey   BadKind = "hs256_public_key" // HMAC keyed with the provider's public key (PEM)
+	NoExp            BadKind = "no_exp"           // no exp claim
+	BadSignature     BadKind = "bad_signature"    // right kid, signature of other content
+	MalformedPayload BadKind = "malformed"        // three segments, payload not JSON
+	EmptyAudience    BadKind = "no_aud"           // no aud claim
+)
+
+// BadKinds lists every BadKind, for table-driven tests.
+func BadKinds() []BadKind {
+	return []BadKind{Expired, NotYetValid, WrongIssuer, WrongAudience, UnknownKey, AlgNone,
+		HS256PublicKey, NoExp, BadSignature, MalformedPayload, EmptyAudience}
+}
+
+func (p *Provider) claims(req MintRequest) map[string]any {
+	clientID := req.ClientID
+	if clientID == "" {
+		clientID = JWTClientID
+	}
+	sub := req.Subject
+	if sub == "" {
+		sub = "sub-" + clientID
+	}
+	now := time.Now()
+	c := map[string]any{
+		"iss":       p.issuer,
+		"sub":       sub,
+		"client_id": clientID,
+		"iat":       now.Unix(),
+		"nbf":       now.Unix(),
+		"exp":       now.Add(5 * time.Minute).Unix(),
+		"jti":       randomID("minted-"),
+	}
+	if len(req.Audience) > 0 {
+		c["aud"] = req.Audience
+	}
+	if len(req.Scopes) > 0 {
+		c["scope"] = strings.Join(req.Scopes, " ")
+	}
+	return c
+}
+
+// MintJWT signs a valid access token with the active key. The provider does
+// not know its jti, so introspection reports it inactive; signature-based
+// validation accepts it.
+func (p *Provider) MintJWT(t testing.TB, req MintRequest) string {
+	t.Helper()
+	p.store.mu.Lock()
+	key := p.store.active
+	p.store.mu.Unlock()
+	return signRS256(t, key, p.claims(req))
+}
+
+// BadToken mints a token with exactly the given defect; see BadKind.
+func (p *Provider) BadToken(t testing.TB, kind BadKind, req MintRequest) string {
+	t.Helper()
+	p.store.mu.Lock()
+	key := p.store.active
+	p.store.mu.Unlock()
+	c := p.claims(req)
+	now := time.Now()
+	switch kind {
+	case Expired:
+		c["iat"] = now.Add(-20 * time.Minute).Unix()
+		c["nbf"] = now.Add(-20 * time.Minute).Unix()
+		c["exp"] = now.Add(-10 * time.Minute).Unix()
+	case NotYetValid:
+		c["iat"] = now.Add(10 * time.Minute).Unix()
+		c["nbf"] = now.Add(10 * time.Minute).Unix()
+		c["exp"] = now.Add(20 * time.Minute).Unix()
+	case WrongIssuer:
+		c["iss"] = "http://127.0.0.2:1"
+	case WrongAudience:
+		c["aud"] = []string{"http://127.0.0.1:1/other-mcp"}
+	case UnknownKey:
+		other, err := newSigningKey()
+		if err != nil {
+			t.Fatalf("oidctest: %v", err)
+		}
+		return signRS256(t, other, c)
+	case AlgNone:
+		return encodeSegment(t, map[string]any{"alg": "none", "typ": "JWT"}) + "." + encodeSegment(t, c) + "."
+	case HS256PublicKey:
+		der, err := x509.MarshalPKIXPublicKey(&key.key.PublicKey)
+		if err != nil {
+			t.Fatalf("oidctest: marshal public key: %v", err)
+		}
+		secret := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+		input := encodeSegment(t, map[string]any{"alg": "HS256", "typ": "JWT", "kid": key.id}) + "." + encodeSegment(t, c)
+		mac := hmac.New(sha256.New, secret)
+		mac.Write([]byte(input))
+		return input + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	case NoExp:
+		delete(c, "exp")
+	case BadSignature:
+		good := signRS256(t, key, c)
+		c["scope"] = "notes:read notes:write files:read openid"
+		forged := signRS256(t, key, c)
+		// The payload claims more scopes than the signature covers.
+		return forged[:strings.LastIndex(forged, ".")] + good[strings.LastIndex(good, "."):]
+	case MalformedPayload:
+		header := encodeSegment(t, map[string]any{"alg": "RS256", "typ": "JWT", "kid": key.id})
+		return header + "." + base64.RawURLEncoding.EncodeToString([]byte("{not json")) + "." + base64.RawURLEncoding.EncodeToString([]byte("sig"))
+	case EmptyAudience:
+		delete(c, "aud")
+	default:
+		t.Fatalf("oidctest: unknown bad token kind %q", kind)
+	}
+	return signRS256(t, key, c)
+}
+
+func encodeSegment(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("oidctest: encode JWT segment: %v", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// signRS256 signs by hand rather than through a JOSE library, so the tokens
+// are an independent check of the gateway's JOSE library.
+func signRS256(t testing.TB, k *signingKey, claims map[string]any) string {
+	t.Helper()
+	input := encodeSegment(t, map[string]any{"alg": "RS256", "typ": "JWT", "kid": k.id}) + "." + encodeSegment(t, claims)
+	sum := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(nil, k.key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatalf("oidctest: sign: %v", err)
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}

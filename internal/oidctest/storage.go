@@ -1,0 +1,340 @@
+package oidctest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// errUnsupported answers every flow this provider does not implement. Tests
+// only need machine-to-machine tokens, so interactive flows stay out.
+var errUnsupported = errors.New("oidctest: flow not supported")
+
+// signingKey is one RSA key the provider can sign with or publish.
+type signingKey struct {
+	id  string
+	key *rsa.PrivateKey
+}
+
+func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.RS256 }
+func (k *signingKey) Key() any                                    { return k.key }
+func (k *signingKey) ID() string                                  { return k.id }
+
+// publicKey is the published half of a signingKey.
+type publicKey struct{ k *signingKey }
+
+func (p publicKey) ID() string                         { return p.k.id }
+func (p publicKey) Algorithm() jose.SignatureAlgorithm { return jose.RS256 }
+func (p publicKey) Use() string                        { return "sig" }
+func (p publicKey) Key() any                           { return &p.k.key.PublicKey }
+
+func newSigningKey() (*signingKey, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("generate RSA key: %w", err)
+	}
+	return &signingKey{id: randomID("key-"), key: k}, nil
+}
+
+func randomID(prefix string) string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return prefix + hex.EncodeToString(b)
+}
+
+// issuedToken is what the provider remembers of an access token, so that
+// introspection and userinfo answer from the same source of truth.
+type issuedToken struct {
+	id        string
+	clientID  string
+	subject   string
+	audience  []string
+	scopes    []string
+	issuedAt  time.Time
+	expiresAt time.Time
+}
+
+// storage is a minimal in-memory op.Storage: confidential clients using the
+// client_credentials grant, a rotating set of RSA keys, and the issued tokens.
+type storage struct {
+	issuer   func() string
+	lifetime time.Duration
+
+	mu        sync.Mutex
+	clients   map[string]*client
+	active    *signingKey
+	published []*signingKey
+	tokens    map[string]*issuedToken
+}
+
+var (
+	_ op.Storage                        = (*storage)(nil)
+	_ op.ClientCredentialsStorage       = (*storage)(nil)
+	_ op.CanGetPrivateClaimsFromRequest = (*storage)(nil)
+)
+
+type requestAudienceKey struct{}
+
+// withRequestAudience carries the RFC 8707 resource (or audience) values of
+// a token request to ClientCredentialsTokenRequest, whose signature has no
+// room for them.
+func withRequestAudience(ctx context.Context, aud []string) context.Context {
+	return context.WithValue(ctx, requestAudienceKey{}, aud)
+}
+
+func (s *storage) ClientCredentials(_ context.Context, clientID, clientSecret string) (op.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clients[clientID]
+	if !ok || c.secret != clientSecret {
+		return nil, errors.New("unknown client or wrong secret")
+	}
+	return c, nil
+}
+
+func (s *storage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
+	s.mu.Lock()
+	c, ok := s.clients[clientID]
+	s.mu.Unlock()
+	if !ok {
+		return nil, errors.New("unknown client")
+	}
+	aud, _ := ctx.Value(requestAudienceKey{}).([]string)
+	if len(aud) == 0 {
+		aud = c.audience
+	}
+	return &clientCredentialsRequest{clientID: c.id, subject: c.subject, audience: aud, scopes: scopes}, nil
+}
+
+// clientCredentialsRequest keeps the client ID next to the subject, which
+// oidc.JWTTokenRequest cannot.
+type clientCredentialsRequest struct {
+	clientID string
+	subject  string
+	audience []string
+	scopes   []string
+}
+
+func (r *clientCredentialsRequest) GetSubject() string    { return r.subject }
+func (r *clientCredentialsRequest) GetAudience() []string { return r.audience }
+func (r *clientCredentialsRequest) GetScopes() []string   { return r.scopes }
+
+func (s *storage) CreateAccessToken(_ context.Context, req op.TokenRequest) (string, time.Time, error) {
+	cc, ok := req.(*clientCredentialsRequest)
+	if !ok {
+		return "", time.Time{}, errUnsupported
+	}
+	now := time.Now().UTC()
+	tok := &issuedToken{
+		id:        randomID("at-"),
+		clientID:  cc.clientID,
+		subject:   cc.subject,
+		audience:  slices.Clone(cc.audience),
+		scopes:    slices.Clone(cc.scopes),
+		issuedAt:  now,
+		expiresAt: now.Add(s.lifetime),
+	}
+	s.mu.Lock()
+	s.tokens[tok.id] = tok
+	s.mu.Unlock()
+	return tok.id, tok.expiresAt, nil
+}
+
+// GetPrivateClaimsFromRequest puts the granted scopes into the JWT. zitadel
+// leaves the `scope` claim empty, and a resource server needs it.
+func (s *storage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenRequest, _ []string) (map[string]any, error) {
+	if len(req.GetScopes()) == 0 {
+		return nil, nil
+	}
+	return map[string]any{"scope": strings.Join(req.GetScopes(), " ")}, nil
+}
+
+func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
+	return nil, nil
+}
+
+func (s *storage) lookupToken(tokenID string) (*issuedToken, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tok, ok := s.tokens[tokenID]
+	if !ok {
+		return nil, errors.New("unknown token")
+	}
+	if time.Now().After(tok.expiresAt) {
+		return nil, errors.New("token expired")
+	}
+	return tok, nil
+}
+
+func (s *storage) SetIntrospectionFromToken(_ context.Context, resp *oidc.IntrospectionResponse, tokenID, _, callerID string) error {
+	s.mu.Lock()
+	caller, ok := s.clients[callerID]
+	s.mu.Unlock()
+	if !ok {
+		return errors.New("unknown introspecting client")
+	}
+	tok, err := s.lookupToken(tokenID)
+	if err != nil {
+		return err
+	}
+	// Like real providers, only a resource server or a client the token is
+	// meant for may learn about it.
+	if !caller.introspector && !slices.Contains(tok.audience, callerID) {
+		return errors.New("client may not introspect this token")
+	}
+	resp.Scope = tok.scopes
+	resp.ClientID = tok.clientID
+	resp.TokenType = oidc.BearerToken
+	resp.Expiration = oidc.FromTime(tok.expiresAt)
+	resp.IssuedAt = oidc.FromTime(tok.issuedAt)
+	resp.NotBefore = oidc.FromTime(tok.issuedAt)
+	resp.Subject = tok.subject
+	resp.Audience = tok.audience
+	resp.Issuer = s.issuer()
+	resp.JWTID = tok.id
+	return nil
+}
+
+func (s *storage) SetUserinfoFromToken(_ context.Context, info *oidc.UserInfo, tokenID, _, _ string) error {
+	tok, err := s.lookupToken(tokenID)
+	if err != nil {
+		return err
+	}
+	info.Subject = tok.subject
+	return nil
+}
+
+func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
+	return nil
+}
+
+func (s *storage) RevokeToken(_ context.Context, tokenID, _, _ string) *oidc.Error {
+	s.mu.Lock()
+	delete(s.tokens, tokenID)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *storage) GetClientByClientID(_ context.Context, clientID string) (op.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clients[clientID]
+	if !ok {
+		return nil, errors.New("unknown client")
+	}
+	return c, nil
+}
+
+func (s *storage) AuthorizeClientIDSecret(_ context.Context, clientID, clientSecret string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clients[clientID]
+	if !ok || c.secret != clientSecret {
+		return errors.New("unknown client or wrong secret")
+	}
+	return nil
+}
+
+func (s *storage) SigningKey(context.Context) (op.SigningKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.active, nil
+}
+
+func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return []jose.SignatureAlgorithm{jose.RS256}, nil
+}
+
+func (s *storage) KeySet(context.Context) ([]op.Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]op.Key, 0, len(s.published))
+	for _, k := range s.published {
+		keys = append(keys, publicKey{k})
+	}
+	return keys, nil
+}
+
+func (s *storage) Health(context.Context) error { return nil }
+
+// The remaining methods belong to interactive flows, refresh tokens and the
+// JWT profile grant, none of which the gateway tests use.
+
+func (s *storage) CreateAuthRequest(context.Context, *oidc.AuthRequest, string) (op.AuthRequest, error) {
+	return nil, errUnsupported
+}
+func (s *storage) AuthRequestByID(context.Context, string) (op.AuthRequest, error) {
+	return nil, errUnsupported
+}
+func (s *storage) AuthRequestByCode(context.Context, string) (op.AuthRequest, error) {
+	return nil, errUnsupported
+}
+func (s *storage) SaveAuthCode(context.Context, string, string) error { return errUnsupported }
+func (s *storage) DeleteAuthRequest(context.Context, string) error    { return errUnsupported }
+func (s *storage) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {
+	return "", "", time.Time{}, errUnsupported
+}
+func (s *storage) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
+	return nil, errUnsupported
+}
+func (s *storage) TerminateSession(context.Context, string, string) error { return errUnsupported }
+func (s *storage) GetRefreshTokenInfo(context.Context, string, string) (string, string, error) {
+	return "", "", op.ErrInvalidRefreshToken
+}
+func (s *storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errUnsupported
+}
+func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+	return nil, errUnsupported
+}
+
+// client is a confidential client allowed only the client_credentials grant.
+type client struct {
+	id           string
+	secret       string
+	subject      string
+	audience     []string
+	opaque       bool
+	introspector bool
+}
+
+var _ op.Client = (*client)(nil)
+
+func (c *client) GetID() string                       { return c.id }
+func (c *client) RedirectURIs() []string              { return nil }
+func (c *client) PostLogoutRedirectURIs() []string    { return nil }
+func (c *client) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
+func (c *client) AuthMethod() oidc.AuthMethod         { return oidc.AuthMethodBasic }
+func (c *client) ResponseTypes() []oidc.ResponseType  { return nil }
+func (c *client) GrantTypes() []oidc.GrantType {
+	return []oidc.GrantType{oidc.GrantTypeClientCredentials}
+}
+func (c *client) LoginURL(string) string               { return "" }
+func (c *client) IDTokenLifetime() time.Duration       { return 5 * time.Minute }
+func (c *client) DevMode() bool                        { return false }
+func (c *client) IsScopeAllowed(string) bool           { return true }
+func (c *client) IDTokenUserinfoClaimsAssertion() bool { return false }
+func (c *client) ClockSkew() time.Duration             { return 0 }
+func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c *client) AccessTokenType() op.AccessTokenType {
+	if c.opaque {
+		return op.AccessTokenTypeBearer
+	}
+	return op.AccessTokenTypeJWT
+}
