@@ -1,0 +1,443 @@
+// Package nextcloudfake is the contract fake of Nextcloud 34's REST apps
+// (Notes, Deck, Cookbook, Tables, OCS sharing and capabilities, WebDAV
+// extras) for tests. It answers from the recorded exchanges in
+// transcripts/, and computes what Nextcloud enforces before any app sees
+// the request: credentials (997/401), the CSRF check (412 without
+// OCS-APIRequest), and the bearer-without-OCS-APIRequest 401 of #[CORS]
+// routes. Its test holds it to every recorded exchange.
+//
+// Requests are matched to recordings by method, path, query and user,
+// then by body, conditional headers and Depth; among equally good
+// recordings the first not yet served wins, so a scenario replayed in
+// recording order sees Nextcloud's state changes (412 on a stale ETag,
+// 403 on a deleted Deck card). Standard WebDAV verbs on user files can be
+// served by a real WebDAV handler instead (Options.DAV).
+package nextcloudfake
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Credentials the recordings were made with, in their redacted form.
+const (
+	AdminUser     = "admin"
+	AdminPassword = "<app-password>"
+	User2         = "user2"
+	User2Password = "<user2-password>"
+	AccessToken   = "<access-token>"
+)
+
+// Call is one request the fake received.
+type Call struct {
+	Method string
+	// Path is the escaped request path.
+	Path   string
+	Query  string
+	Header http.Header
+	Body   string
+}
+
+// String is "METHOD /path?query", the form tests compare.
+func (c Call) String() string {
+	s := c.Method + " " + c.Path
+	if c.Query != "" {
+		s += "?" + c.Query
+	}
+	return s
+}
+
+// Options tune a Fake.
+type Options struct {
+	// DAV, when set, serves PROPFIND, GET, HEAD, PUT, DELETE, MKCOL,
+	// MOVE, COPY and PROPPATCH under /remote.php/dav/files/ (after the
+	// credential checks), e.g. a golang.org/x/net/webdav handler.
+	DAV http.Handler
+	// DisabledApps are removed from the capabilities answer.
+	DisabledApps []string
+}
+
+// Fake is an http.Handler impersonating Nextcloud.
+type Fake struct {
+	opts      Options
+	exchanges []Exchange
+
+	mu     sync.Mutex
+	served map[int]bool
+	calls  []Call
+	// override answers chosen by tests, keyed by "METHOD path".
+	override map[string]Exchange
+}
+
+// New returns a fake serving every recorded app.
+func New(opts Options) (*Fake, error) {
+	f := &Fake{opts: opts, served: map[int]bool{}, override: map[string]Exchange{}}
+	for _, app := range Apps {
+		ex, err := Exchanges(app)
+		if err != nil {
+			return nil, err
+		}
+		f.exchanges = append(f.exchanges, ex...)
+	}
+	return f, nil
+}
+
+// Start runs a fake on an httptest server closed with t.
+func Start(t testing.TB, opts Options) (*Fake, *httptest.Server) {
+	t.Helper()
+	f, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return f, srv
+}
+
+// Calls returns the requests received so far.
+func (f *Fake) Calls() []Call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// CallStrings returns Calls as "METHOD /path?query" strings.
+func (f *Fake) CallStrings() []string {
+	var out []string
+	for _, c := range f.Calls() {
+		out = append(out, c.String())
+	}
+	return out
+}
+
+// Reset forgets calls and which recordings were served.
+func (f *Fake) Reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = nil
+	f.served = map[int]bool{}
+}
+
+// Serve makes the next matching requests (method and path as recorded)
+// answer with the named recording, to put the fake in a state it was
+// recorded in, e.g. "deck/66-get-card-after-delete-403".
+func (f *Fake) Serve(name string) error {
+	e, err := Lookup(name)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.override[e.Request.Method+" "+unescape(e.Request.Path)] = e
+	return nil
+}
+
+type routeKind int
+
+const (
+	routeOther routeKind = iota
+	routeOCS
+	routeDAV
+	routeApp      // #[CORS] REST routes: Notes, Deck API, Cookbook, Tables v1
+	routeInternal // Deck's internal web routes, CSRF-protected
+)
+
+func classify(p string) routeKind {
+	switch {
+	case strings.HasPrefix(p, "/ocs/v1.php/"), strings.HasPrefix(p, "/ocs/v2.php/"):
+		return routeOCS
+	case strings.HasPrefix(p, "/remote.php/dav"):
+		return routeDAV
+	case strings.HasPrefix(p, "/index.php/apps/deck/api/"),
+		strings.HasPrefix(p, "/index.php/apps/notes/api/"),
+		strings.HasPrefix(p, "/index.php/apps/cookbook/api/"),
+		strings.HasPrefix(p, "/index.php/apps/tables/api/"):
+		return routeApp
+	case strings.HasPrefix(p, "/index.php/apps/deck/"):
+		return routeInternal
+	}
+	return routeOther
+}
+
+type authState int
+
+const (
+	authNone authState = iota
+	authOK
+	authBad
+)
+
+type caller struct {
+	state  authState
+	user   string
+	bearer bool
+}
+
+func authenticate(h http.Header) caller {
+	a := h.Get("Authorization")
+	if a == "" {
+		return caller{state: authNone}
+	}
+	if tok, ok := strings.CutPrefix(a, "Bearer "); ok {
+		if tok == AccessToken {
+			return caller{state: authOK, user: AdminUser, bearer: true}
+		}
+		return caller{state: authBad, bearer: true}
+	}
+	r := &http.Request{Header: h}
+	u, p, ok := r.BasicAuth()
+	switch {
+	case ok && u == AdminUser && (p == AdminPassword || p == "<admin-password>"):
+		return caller{state: authOK, user: u}
+	case ok && u == User2 && p == User2Password:
+		return caller{state: authOK, user: u}
+	}
+	return caller{state: authBad}
+}
+
+// answer is a response the fake computed itself.
+type answer struct {
+	status int
+	header map[string]string
+	body   string
+}
+
+const jsonCT = "application/json; charset=utf-8"
+
+// enforce returns what Nextcloud answers before the app sees the request,
+// or nil when the request reaches the app.
+func enforce(kind routeKind, c caller, h http.Header, p string) *answer {
+	ocsHeader := h.Get("OCS-APIRequest") == "true"
+	v1 := strings.HasPrefix(p, "/ocs/v1.php/")
+	switch {
+	case kind == routeOther:
+		return nil
+	case c.state != authOK:
+		switch kind {
+		case routeOCS:
+			msg := "Current user is not logged in"
+			hdr := map[string]string{"Content-Type": jsonCT}
+			if c.state == authBad && !c.bearer {
+				msg = "Unauthorised"
+				hdr["WWW-Authenticate"] = `Basic realm="Authorisation Required"`
+			}
+			extra := ""
+			if v1 {
+				extra = `,"totalitems":"","itemsperpage":""`
+			}
+			return &answer{401, hdr, `{"ocs":{"meta":{"status":"failure","statuscode":997,"message":"` + msg + `"` + extra + `},"data":[]}}`}
+		case routeDAV:
+			return &answer{401, map[string]string{"Content-Type": "application/xml; charset=utf-8", "WWW-Authenticate": `Basic realm="Nextcloud", charset="UTF-8"`},
+				"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:error xmlns:d=\"DAV:\" xmlns:s=\"http://sabredav.org/ns\">\n  <s:exception>Sabre\\DAV\\Exception\\NotAuthenticated</s:exception>\n  <s:message>No public access to this resource.</s:message>\n</d:error>\n"}
+		default:
+			msg := ""
+			switch {
+			case c.state == authNone:
+				msg = "CORS requires basic auth"
+			case c.bearer:
+				msg = "Current user is not logged in"
+			}
+			return &answer{401, map[string]string{"Content-Type": jsonCT}, `{"message":"` + msg + `"}`}
+		}
+	case (kind == routeOCS || kind == routeInternal) && !c.bearer && !ocsHeader:
+		return &answer{412, map[string]string{"X-User-Id": c.user, "Content-Type": jsonCT}, `{"message":"CSRF check failed"}`}
+	case kind == routeApp && c.bearer && !ocsHeader:
+		return &answer{401, map[string]string{"Content-Type": jsonCT}, `{"message":"CORS requires basic auth"}`}
+	}
+	return nil
+}
+
+func unescape(p string) string {
+	if u, err := url.PathUnescape(p); err == nil {
+		return u
+	}
+	return p
+}
+
+var davVerbs = map[string]bool{"PROPFIND": true, "GET": true, "HEAD": true, "PUT": true, "DELETE": true,
+	"MKCOL": true, "MOVE": true, "COPY": true, "PROPPATCH": true, "OPTIONS": true}
+
+// ServeHTTP implements http.Handler.
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	f.calls = append(f.calls, Call{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: string(body)})
+	f.mu.Unlock()
+
+	p := r.URL.Path
+	kind := classify(p)
+	c := authenticate(r.Header)
+	if a := enforce(kind, c, r.Header, p); a != nil {
+		write(w, a.status, a.header, a.body)
+		return
+	}
+	if f.opts.DAV != nil && strings.HasPrefix(p, "/remote.php/dav/files/") && davVerbs[r.Method] {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		f.opts.DAV.ServeHTTP(w, r)
+		return
+	}
+	e, ok := f.match(r, kind, c, body)
+	if !ok {
+		write(w, http.StatusNotFound, map[string]string{"Content-Type": jsonCT},
+			fmt.Sprintf(`{"message":"nextcloudfake: no recorded exchange for %s %s"}`, r.Method, r.URL.RequestURI()))
+		return
+	}
+	respBody := e.Response.Body
+	if p == "/ocs/v2.php/cloud/capabilities" && len(f.opts.DisabledApps) > 0 {
+		respBody = dropCapabilities(respBody, f.opts.DisabledApps)
+	}
+	write(w, e.Response.Status, e.Response.Headers, respBody)
+}
+
+func write(w http.ResponseWriter, status int, hdr map[string]string, body string) {
+	for k, v := range hdr {
+		w.Header()[k] = []string{v}
+	}
+	w.WriteHeader(status)
+	io.WriteString(w, body)
+}
+
+func dropCapabilities(body string, apps []string) string {
+	var env map[string]any
+	if json.Unmarshal([]byte(body), &env) != nil {
+		return body
+	}
+	ocs, _ := env["ocs"].(map[string]any)
+	data, _ := ocs["data"].(map[string]any)
+	caps, _ := data["capabilities"].(map[string]any)
+	for _, a := range apps {
+		delete(caps, a)
+	}
+	b, _ := json.Marshal(env)
+	return string(b)
+}
+
+// recordedUser is the user a recording was made as, "" for requests the
+// fake answers without checking credentials.
+func recordedUser(e Exchange) (caller, bool) {
+	h := http.Header{}
+	if a, ok := e.Request.Headers["Authorization"]; ok {
+		if m := readableBasic.FindStringSubmatch(a); m != nil {
+			r := &http.Request{Header: http.Header{}}
+			r.SetBasicAuth(m[1], m[2])
+			a = r.Header.Get("Authorization")
+		}
+		h.Set("Authorization", a)
+	}
+	for k, v := range e.Request.Headers {
+		if k != "Authorization" {
+			h.Set(k, v)
+		}
+	}
+	c := authenticate(h)
+	kind := classify(e.Request.Path)
+	// Recordings of enforced answers are reproduced by enforce, never
+	// served as app data.
+	return c, enforce(kind, c, h, e.Request.Path) == nil
+}
+
+func (f *Fake) match(r *http.Request, kind routeKind, c caller, body []byte) (Exchange, bool) {
+	p := r.URL.Path
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if e, ok := f.override[r.Method+" "+p]; ok {
+		return e, true
+	}
+	best, bestScore := -1, -1
+	for i, e := range f.exchanges {
+		if e.Request.Method != r.Method || !strings.EqualFold(strings.TrimSuffix(unescape(e.Request.Path), "/"), strings.TrimSuffix(p, "/")) {
+			continue
+		}
+		if !sameQuery(e.Request.Query, r.URL.RawQuery) {
+			continue
+		}
+		rc, data := recordedUser(e)
+		if !data {
+			continue
+		}
+		if kind != routeOther && rc.user != c.user {
+			continue
+		}
+		s := score(e, r, body)
+		if f.served[i] {
+			s = s*2 - 1 // fresh recordings win ties
+		} else {
+			s *= 2
+		}
+		if s > bestScore {
+			best, bestScore = i, s
+		}
+	}
+	if best < 0 {
+		return Exchange{}, false
+	}
+	f.served[best] = true
+	return f.exchanges[best], true
+}
+
+func sameQuery(a, b string) bool {
+	qa, err1 := url.ParseQuery(a)
+	qb, err2 := url.ParseQuery(b)
+	if err1 != nil || err2 != nil {
+		return a == b
+	}
+	return reflect.DeepEqual(qa, qb)
+}
+
+// score ranks how well a recording fits the request beyond its route.
+func score(e Exchange, r *http.Request, body []byte) int {
+	s := 0
+	if sameBody(e.Request.Body, body) {
+		s += 8
+	}
+	for _, h := range []string{"If-Match", "If-None-Match", "If"} {
+		v, ok := header(e.Request.Headers, h)
+		got := r.Header.Get(h)
+		switch {
+		case ok && v == got:
+			s += 4
+		case !ok && got == "":
+			s++
+		}
+	}
+	for _, h := range []string{"Depth", "Overwrite", "OCS-APIRequest"} {
+		v, _ := header(e.Request.Headers, h)
+		if v == r.Header.Get(h) {
+			s++
+		}
+	}
+	if v, ok := header(e.Request.Headers, "Destination"); ok {
+		if u, err := url.Parse(v); err == nil {
+			if d, err := url.Parse(r.Header.Get("Destination")); err == nil && unescape(d.Path) == unescape(u.Path) {
+				s += 4
+			}
+		}
+	}
+	return s
+}
+
+func sameBody(recorded string, got []byte) bool {
+	if recorded == string(got) {
+		return true
+	}
+	var a, b any
+	if json.Unmarshal([]byte(recorded), &a) == nil && json.Unmarshal(got, &b) == nil {
+		return reflect.DeepEqual(a, b)
+	}
+	if va, err := url.ParseQuery(recorded); err == nil && strings.Contains(recorded, "=") {
+		if vb, err := url.ParseQuery(string(got)); err == nil {
+			return reflect.DeepEqual(va, vb)
+		}
+	}
+	return false
+}
