@@ -1,0 +1,112 @@
+package caddymodule
+
+import (
+	"bytes"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// maxFormPeek bounds how much of a form body is read to look for a token
+// smuggled there.
+const maxFormPeek = 1 << 20
+
+// bearerToken extracts the access token from the only place MCP allows it:
+// one Authorization header with the Bearer scheme (case-insensitive, RFC
+// 9110 §11.1). A token in the query string or a form body is refused with
+// 400 and never used, as are duplicate Authorization headers. It returns
+// the token, or a status (400, or 401 when there are no bearer
+// credentials) with a message.
+func bearerToken(r *http.Request) (token string, status int, msg string) {
+	if hasAccessTokenParam(r.URL.RawQuery) {
+		return "", http.StatusBadRequest, "access tokens are accepted only in the Authorization header, not in the query string"
+	}
+	if formCarriesToken(r) {
+		return "", http.StatusBadRequest, "access tokens are accepted only in the Authorization header, not in a form body"
+	}
+	values := r.Header.Values("Authorization")
+	switch len(values) {
+	case 0:
+		return "", http.StatusUnauthorized, "no bearer token"
+	case 1:
+	default:
+		return "", http.StatusBadRequest, "more than one Authorization header"
+	}
+	return parseAuthorization(values[0])
+}
+
+// parseAuthorization reads "Bearer <b64token>" (RFC 6750 §2.1). Another
+// scheme means no bearer credentials (401 without an error code); a bearer
+// header whose token is empty or not b64token syntax is a malformed token.
+func parseAuthorization(h string) (token string, status int, msg string) {
+	scheme, rest, _ := strings.Cut(h, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", http.StatusUnauthorized, "no bearer token"
+	}
+	token = strings.TrimLeft(rest, " ")
+	if token == "" || !isB64Token(token) {
+		return "", http.StatusUnauthorized, "malformed token"
+	}
+	return token, 0, ""
+}
+
+// isB64Token checks RFC 6750's b64token: 1*( ALPHA / DIGIT / "-" / "." /
+// "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
+			continue
+		}
+		break
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+func hasAccessTokenParam(rawQuery string) bool {
+	if rawQuery == "" {
+		return false
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		// An unparsable query cannot be read two ways by us, but the
+		// upstream might parse it leniently: look at the raw text too.
+		return strings.Contains(strings.ToLower(rawQuery), "access_token")
+	}
+	for k := range q {
+		if strings.EqualFold(k, "access_token") {
+			return true
+		}
+	}
+	return false
+}
+
+// formCarriesToken reports whether a form-encoded body holds
+// access_token (RFC 6750 §2.2). The body is restored for later readers.
+func formCarriesToken(r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody {
+		return false
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/x-www-form-urlencoded" {
+		return false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxFormPeek))
+	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
+	if err != nil {
+		return false
+	}
+	return hasAccessTokenParam(string(body))
+}

@@ -1,0 +1,160 @@
+package caddymodule
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("mcp_gateway", parseCaddyfile)
+	// After the other authentication directives and before encode, so
+	// the gateway sees requests before any handle/reverse_proxy and
+	// list responses before compression (it also strips
+	// Accept-Encoding from requests whose responses it rewrites).
+	httpcaddyfile.RegisterDirectiveOrder("mcp_gateway", httpcaddyfile.After, "forward_auth")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	g := new(Gateway)
+	err := g.UnmarshalCaddyfile(h.Dispenser)
+	return g, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	mcp_gateway [<matcher>] {
+//	    resource              <url>              # required: canonical URL of the MCP endpoint
+//	    issuer                <url>              # required: OAuth/OIDC issuer
+//	    authorization_servers <url>...           # default: issuer
+//	    audience              <aud>...           # default: resource
+//	    jwks_uri              <url>              # default: discovered
+//	    introspection         [<url>] {          # default URL: discovered
+//	        client_id     <id>
+//	        client_secret <secret>
+//	    }
+//	    userinfo              off|on|<url>       # default: off
+//	    cache_ttl             <duration>         # default: 5m
+//	    cache_size            <n>                # default: 100000
+//	    scopes_supported      <scope>...
+//	    base_scopes           <scope>...         # default: openid profile email
+//	    challenge_scopes      <scope>...
+//	    allowed_origins       <origin>...
+//	    forward_token         on|off             # default: on
+//	}
+func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch opt {
+		case "resource", "issuer", "jwks_uri", "userinfo":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			switch opt {
+			case "resource":
+				g.Resource = v
+			case "issuer":
+				g.Issuer = v
+			case "jwks_uri":
+				g.JWKSURI = v
+			case "userinfo":
+				g.Userinfo = v
+			}
+		case "authorization_servers", "audience", "scopes_supported", "base_scopes", "challenge_scopes", "allowed_origins":
+			vals := d.RemainingArgs()
+			if len(vals) == 0 {
+				return d.ArgErr()
+			}
+			switch opt {
+			case "authorization_servers":
+				g.AuthorizationServers = append(g.AuthorizationServers, vals...)
+			case "audience":
+				g.Audience = append(g.Audience, vals...)
+			case "scopes_supported":
+				g.ScopesSupported = append(g.ScopesSupported, vals...)
+			case "base_scopes":
+				g.BaseScopes = append(g.BaseScopes, vals...)
+			case "challenge_scopes":
+				g.ChallengeScopes = append(g.ChallengeScopes, vals...)
+			case "allowed_origins":
+				g.AllowedOrigins = append(g.AllowedOrigins, vals...)
+			}
+		case "introspection":
+			if g.Introspection != nil {
+				return d.Err("introspection given twice")
+			}
+			g.Introspection = new(Introspection)
+			args := d.RemainingArgs()
+			switch len(args) {
+			case 0:
+			case 1:
+				g.Introspection.URL = args[0]
+			default:
+				return d.ArgErr()
+			}
+			for n := d.Nesting(); d.NextBlock(n); {
+				sub := d.Val()
+				var v string
+				if !d.Args(&v) || d.NextArg() {
+					return d.ArgErr()
+				}
+				switch sub {
+				case "client_id":
+					g.Introspection.ClientID = v
+				case "client_secret":
+					g.Introspection.ClientSecret = v
+				default:
+					return d.Errf("unrecognized introspection option %q", sub)
+				}
+			}
+		case "cache_ttl":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil {
+				return d.Errf("cache_ttl: %v", err)
+			}
+			g.CacheTTL = caddy.Duration(dur)
+		case "cache_size":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return d.Errf("cache_size: %q is not a positive integer", v)
+			}
+			g.CacheSize = n
+		case "forward_token":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			var on bool
+			switch v {
+			case "on":
+				on = true
+			case "off":
+			default:
+				return d.Errf("forward_token: expected on or off, got %q", v)
+			}
+			g.ForwardToken = &on
+		default:
+			return d.Errf("unrecognized mcp_gateway option %q", opt)
+		}
+	}
+	return nil
+}
+
+// Interface guards
+var _ caddyfile.Unmarshaler = (*Gateway)(nil)

@@ -1,0 +1,357 @@
+// Package caddymodule provides the mcp_gateway Caddy HTTP handler: OAuth 2.1
+// bearer authentication and scope enforcement in front of any MCP server,
+// as the MCP authorization specification asks of a protected resource.
+// It knows nothing of the server behind it beyond what MCP says.
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/scopegate/scopegate/caddymodule/internal/tokenverifier"
+)
+
+func init() {
+	caddy.RegisterModule(Gateway{})
+}
+
+// Gateway is the mcp_gateway handler. It owns three kinds of request: the
+// RFC 9728 metadata documents, and every request to the protected MCP
+// endpoint (the resource's path and below), which it authenticates. All
+// other requests pass to the next handler untouched, so the same site can
+// also proxy the application the MCP server belongs to.
+type Gateway struct {
+	// Resource is the canonical URL of the protected MCP endpoint, exactly
+	// as clients use it and as tokens name it in aud (no trailing slash).
+	// Required.
+	Resource string `json:"resource,omitempty"`
+
+	// Issuer is the OAuth/OpenID issuer whose tokens are accepted. Its
+	// metadata (jwks_uri, introspection_endpoint, userinfo_endpoint) is
+	// discovered from /.well-known/openid-configuration, falling back to
+	// /.well-known/oauth-authorization-server. Required.
+	Issuer string `json:"issuer,omitempty"`
+
+	// AuthorizationServers are advertised in the metadata document.
+	// Default: the issuer.
+	AuthorizationServers []string `json:"authorization_servers,omitempty"`
+
+	// Audience lists the accepted aud values. Default: the resource.
+	Audience []string `json:"audience,omitempty"`
+
+	// JWKSURI overrides the discovered jwks_uri.
+	JWKSURI string `json:"jwks_uri,omitempty"`
+
+	// Introspection configures RFC 7662 introspection of opaque tokens.
+	// Without it opaque tokens are rejected (unless Userinfo is on).
+	Introspection *Introspection `json:"introspection,omitempty"`
+
+	// Userinfo is "off" (the default), "on" (the discovered endpoint) or
+	// a URL. It is the last resort for opaque tokens when introspection is
+	// not configured; such tokens carry no scopes.
+	Userinfo string `json:"userinfo,omitempty"`
+
+	// CacheTTL is the longest a validation result is trusted; never past
+	// the token's exp. Default 5m.
+	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
+
+	// CacheSize bounds the number of cached validation results.
+	// Default 100000.
+	CacheSize int `json:"cache_size,omitempty"`
+
+	// ScopesSupported overrides scopes_supported in the metadata
+	// document. Default: the base scopes plus every scope of the catalog.
+	ScopesSupported []string `json:"scopes_supported,omitempty"`
+
+	// BaseScopes are the identity scopes always advertised. Default:
+	// openid profile email.
+	BaseScopes []string `json:"base_scopes,omitempty"`
+
+	// ChallengeScopes is the scope parameter of 401 challenges. Default:
+	// the advertised scopes_supported.
+	ChallengeScopes []string `json:"challenge_scopes,omitempty"`
+
+	// AllowedOrigins are the browser origins allowed besides the
+	// resource's own; a request with any other Origin gets 403.
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+
+	// ForwardToken keeps the Authorization header for the upstream
+	// (default true; an MCP server that calls an API on the user's behalf
+	// needs it). Set false for upstreams that must not see the token.
+	ForwardToken *bool `json:"forward_token,omitempty"`
+
+	resourceURL  *url.URL
+	resourcePath string
+	metaPaths    []string
+	metadataURL  string
+	origins      map[string]bool
+	verifier     *tokenverifier.Verifier
+	metrics      *gatewayMetrics
+	logger       *zap.Logger
+}
+
+// Introspection is the gateway's own client at the introspection endpoint.
+type Introspection struct {
+	// URL of the introspection endpoint. Default: the issuer's
+	// introspection_endpoint.
+	URL string `json:"url,omitempty"`
+	// ClientID authenticates the gateway (client_secret_basic).
+	ClientID string `json:"client_id,omitempty"`
+	// ClientSecret authenticates the gateway. Use a placeholder such as
+	// {env.MCP_CLIENT_SECRET} or {file./run/secrets/x}.
+	ClientSecret string `json:"client_secret,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Gateway) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.mcp_gateway",
+		New: func() caddy.Module { return new(Gateway) },
+	}
+}
+
+// Provision resolves placeholders, fills defaults and sets up token
+// verification. It contacts no provider: discovery happens on first use.
+func (g *Gateway) Provision(ctx caddy.Context) error {
+	g.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	g.Resource = strings.TrimSuffix(repl.ReplaceKnown(g.Resource, ""), "/")
+	g.Issuer = repl.ReplaceKnown(g.Issuer, "")
+	g.JWKSURI = repl.ReplaceKnown(g.JWKSURI, "")
+	g.Userinfo = repl.ReplaceKnown(g.Userinfo, "")
+	replaceAll(repl, g.AuthorizationServers)
+	replaceAll(repl, g.Audience)
+	replaceAll(repl, g.AllowedOrigins)
+	var intro tokenverifier.Config
+	if g.Introspection != nil {
+		intro.IntrospectionURL = repl.ReplaceKnown(g.Introspection.URL, "")
+		intro.ClientID = repl.ReplaceKnown(g.Introspection.ClientID, "")
+		intro.ClientSecret = repl.ReplaceKnown(g.Introspection.ClientSecret, "")
+	}
+
+	if len(g.AuthorizationServers) == 0 && g.Issuer != "" {
+		g.AuthorizationServers = []string{g.Issuer}
+	}
+	if len(g.Audience) == 0 && g.Resource != "" {
+		g.Audience = []string{g.Resource}
+	}
+	if len(g.BaseScopes) == 0 {
+		g.BaseScopes = []string{"openid", "profile", "email"}
+	}
+	if g.ForwardToken == nil {
+		t := true
+		g.ForwardToken = &t
+	}
+	if err := g.setupResource(); err != nil {
+		return err
+	}
+
+	g.metrics = registerMetrics(ctx.GetMetricsRegistry())
+
+	cfg := tokenverifier.Config{
+		Issuer:           g.Issuer,
+		Audiences:        g.Audience,
+		JWKSURI:          g.JWKSURI,
+		IntrospectionURL: intro.IntrospectionURL,
+		ClientID:         intro.ClientID,
+		ClientSecret:     intro.ClientSecret,
+		CacheTTL:         time.Duration(g.CacheTTL),
+		CacheSize:        g.CacheSize,
+		Logger:           g.logger.Named("tokens"),
+	}
+	switch strings.ToLower(g.Userinfo) {
+	case "", "off":
+	case "on":
+		cfg.Userinfo = true
+	default:
+		cfg.Userinfo, cfg.UserinfoURL = true, g.Userinfo
+	}
+	v, err := tokenverifier.New(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("mcp_gateway: %w", err)
+	}
+	g.verifier = v
+	return nil
+}
+
+// setupResource derives the endpoint path, the metadata paths and URL,
+// and the origins allowed by default from the resource URL.
+func (g *Gateway) setupResource() error {
+	if g.Resource == "" {
+		return nil // reported by Validate
+	}
+	u, err := url.Parse(g.Resource)
+	if err != nil {
+		return fmt.Errorf("mcp_gateway: resource: %w", err)
+	}
+	g.resourceURL = u
+	g.resourcePath = strings.TrimSuffix(u.EscapedPath(), "/")
+	g.metaPaths = []string{wellKnownPRM}
+	if g.resourcePath != "" {
+		g.metaPaths = append([]string{wellKnownPRM + g.resourcePath}, g.metaPaths...)
+	}
+	g.metadataURL = u.Scheme + "://" + u.Host + g.metaPaths[0]
+	g.origins = map[string]bool{strings.ToLower(u.Scheme + "://" + u.Host): true}
+	for _, o := range g.AllowedOrigins {
+		g.origins[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
+	}
+	return nil
+}
+
+// Validate rejects configurations that cannot be safe.
+func (g *Gateway) Validate() error {
+	if g.Resource == "" {
+		return errors.New("mcp_gateway: resource is required")
+	}
+	if err := checkResource(g.Resource); err != nil {
+		return fmt.Errorf("mcp_gateway: resource: %w", err)
+	}
+	if g.Issuer == "" {
+		return errors.New("mcp_gateway: issuer is required")
+	}
+	for _, u := range append([]string{g.Issuer}, g.AuthorizationServers...) {
+		if err := tokenverifier.CheckURL(u); err != nil {
+			return fmt.Errorf("mcp_gateway: %w", err)
+		}
+	}
+	if g.Introspection != nil && (g.Introspection.ClientID == "") != (g.Introspection.ClientSecret == "") {
+		return errors.New("mcp_gateway: introspection needs both client_id and client_secret")
+	}
+	if g.CacheSize < 0 || g.CacheTTL < 0 {
+		return errors.New("mcp_gateway: cache_size and cache_ttl must not be negative")
+	}
+	for _, o := range g.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("mcp_gateway: allowed_origins: %q is not an origin (scheme://host[:port])", o)
+		}
+	}
+	return nil
+}
+
+// Cleanup stops the token verifier's background work.
+func (g *Gateway) Cleanup() error {
+	if g.verifier != nil {
+		return g.verifier.Close()
+	}
+	return nil
+}
+
+// ServeHTTP is the way of a request through the gateway, top to bottom.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	// 1. Metadata documents are public.
+	if g.isMetadataPath(r.URL.Path) {
+		return g.serveMetadata(w, r)
+	}
+
+	// 2. Everything that is not the MCP endpoint is not ours.
+	if !g.isResourcePath(r.URL.Path) {
+		return next.ServeHTTP(w, r)
+	}
+
+	// 3. Browser origins other than our own are refused (DNS rebinding).
+	if !g.originAllowed(r) {
+		return g.writeError(w, http.StatusForbidden, "origin not allowed")
+	}
+
+	// 4. Authenticate: exactly one bearer token, in the header only.
+	token, status, msg := bearerToken(r)
+	switch status {
+	case http.StatusBadRequest:
+		return g.writeError(w, http.StatusBadRequest, msg)
+	case http.StatusUnauthorized:
+		g.metrics.observe("none", resultMissing, "", 0)
+		return g.challenge(w, "", msg)
+	}
+	id, err := g.authenticate(r, token)
+	if err != nil {
+		var inv *tokenverifier.InvalidTokenError
+		if errors.As(err, &inv) {
+			return g.challenge(w, "invalid_token", inv.Reason)
+		}
+		return g.unavailable(w, err)
+	}
+
+	// 5. Tell the upstream who is calling, and nothing the client made up.
+	g.setIdentity(r, id)
+	return next.ServeHTTP(w, r)
+}
+
+// authenticate verifies the token and records the outcome.
+func (g *Gateway) authenticate(r *http.Request, token string) (tokenverifier.Identity, error) {
+	start := time.Now()
+	id, cached, err := g.verifier.VerifyCached(r.Context(), token)
+	kind := tokenverifier.Shape(token)
+	var inv *tokenverifier.InvalidTokenError
+	switch {
+	case err == nil:
+		g.metrics.observe(kind, resultValid, source(cached), time.Since(start))
+	case errors.As(err, &inv):
+		g.metrics.observe(kind, resultInvalid, source(cached), time.Since(start))
+		if c := g.logger.Check(zapcore.DebugLevel, "token rejected"); c != nil {
+			c.Write(zap.String("reason", inv.Reason), zap.String("remote", r.RemoteAddr))
+		}
+	default:
+		g.metrics.observe(kind, resultUnavailable, source(cached), time.Since(start))
+		g.logger.Warn("cannot validate token: authorization server unavailable", zap.Error(err))
+	}
+	return id, err
+}
+
+func source(cached bool) string {
+	if cached {
+		return "cache"
+	}
+	return "provider"
+}
+
+func (g *Gateway) isResourcePath(p string) bool {
+	if g.resourcePath == "" {
+		return true
+	}
+	return p == g.resourcePath || strings.HasPrefix(p, g.resourcePath+"/")
+}
+
+func (g *Gateway) isMetadataPath(p string) bool {
+	for _, mp := range g.metaPaths {
+		if p == mp {
+			return true
+		}
+	}
+	return false
+}
+
+func replaceAll(repl *caddy.Replacer, vals []string) {
+	for i, v := range vals {
+		vals[i] = repl.ReplaceKnown(v, "")
+	}
+}
+
+// checkResource applies the MCP spec's canonical URI rules: absolute,
+// no fragment, https unless loopback.
+func checkResource(raw string) error {
+	if err := tokenverifier.CheckURL(raw); err != nil {
+		return err
+	}
+	u, _ := url.Parse(raw)
+	if u.RawQuery != "" {
+		return fmt.Errorf("%q must not have a query", raw)
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Gateway)(nil)
+	_ caddy.Validator             = (*Gateway)(nil)
+	_ caddy.CleanerUpper          = (*Gateway)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Gateway)(nil)
+)

@@ -1,0 +1,79 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+
+	"github.com/scopegate/scopegate/caddymodule/internal/tokenverifier"
+)
+
+// wellKnownPRM is RFC 9728's well-known prefix. The document is served at
+// the prefix followed by the resource's path (which MCP clients try first)
+// and at the bare prefix.
+const wellKnownPRM = "/.well-known/oauth-protected-resource"
+
+// protectedResourceMetadata is the RFC 9728 §2 document.
+type protectedResourceMetadata struct {
+	Resource                          string   `json:"resource"`
+	AuthorizationServers              []string `json:"authorization_servers"`
+	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
+	BearerMethodsSupported            []string `json:"bearer_methods_supported"`
+	ResourceSigningAlgValuesSupported []string `json:"resource_signing_alg_values_supported"`
+}
+
+// serveMetadata answers the metadata URLs: GET and HEAD with the document,
+// OPTIONS as a CORS preflight, so browser-based clients can read it.
+func (g *Gateway) serveMetadata(w http.ResponseWriter, r *http.Request) error {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	switch r.Method {
+	case http.MethodOptions:
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Content-Type, MCP-Protocol-Version")
+		h.Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	case http.MethodGet, http.MethodHead:
+	default:
+		h.Set("Allow", "GET, HEAD, OPTIONS")
+		return writeJSONRPCError(w, http.StatusMethodNotAllowed, nil, codeInvalidRequest, "method not allowed")
+	}
+	doc := protectedResourceMetadata{
+		Resource:                          g.Resource,
+		AuthorizationServers:              g.AuthorizationServers,
+		ScopesSupported:                   g.advertisedScopes(),
+		BearerMethodsSupported:            []string{"header"},
+		ResourceSigningAlgValuesSupported: tokenverifier.DefaultAlgorithms,
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	h.Set("Content-Type", "application/json")
+	// Short: the scope catalog behind scopes_supported can change.
+	h.Set("Cache-Control", "public, max-age=300")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	_, err = w.Write(body)
+	return err
+}
+
+// advertisedScopes is scopes_supported: the configured override, else the
+// base scopes.
+func (g *Gateway) advertisedScopes() []string {
+	if len(g.ScopesSupported) > 0 {
+		return g.ScopesSupported
+	}
+	return slices.Clone(g.BaseScopes)
+}
+
+// challengeScopes is the scope parameter of 401 challenges.
+func (g *Gateway) challengeScopes() []string {
+	if len(g.ChallengeScopes) > 0 {
+		return g.ChallengeScopes
+	}
+	return g.advertisedScopes()
+}
