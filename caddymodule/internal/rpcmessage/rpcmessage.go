@@ -1,0 +1,427 @@
+// Package rpcmessage classifies the body of one Streamable HTTP POST as a
+// single JSON-RPC message, strictly enough that the gateway and the MCP
+// server behind it can never read the same bytes two different ways.
+//
+// The MCP server (mcp-go) decodes bodies with encoding/json, which matches
+// object keys case-insensitively (with Unicode simple folding, so "paramſ"
+// fills a field tagged "params") and lets the last duplicate win. A gateway
+// that decided on {"method":"tools/list","METHOD":"tools/call"} by reading the
+// first key would authorise a call it never saw. Parse therefore rejects every
+// body whose reading depends on those rules: duplicate keys, keys that differ
+// from a protocol member only by case, batches, trailing data. What it
+// accepts decodes to the same method, name and uri under encoding/json.
+package rpcmessage
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Kind tells what role a message plays in JSON-RPC. It is informational: the
+// gateway's decision is taken from Method, whatever the Kind, because a
+// notification carrying "tools/call" must be enforced like a request.
+type Kind uint8
+
+// The kinds of JSON-RPC message.
+const (
+	// KindRequest has a method and an id.
+	KindRequest Kind = iota + 1
+	// KindNotification has a method and no id.
+	KindNotification
+	// KindResponse has an id and exactly one of result or error, and no method.
+	KindResponse
+)
+
+// String returns the JSON-RPC name of the kind.
+func (k Kind) String() string {
+	switch k {
+	case KindRequest:
+		return "request"
+	case KindNotification:
+		return "notification"
+	case KindResponse:
+		return "response"
+	}
+	return "unknown"
+}
+
+// MetaProtocolVersion is the params._meta key under which MCP 2026-07-28
+// clients carry the protocol version of each request.
+const MetaProtocolVersion = "io.modelcontextprotocol/protocolVersion"
+
+// Message is what the gateway needs to know about one JSON-RPC message.
+type Message struct {
+	Kind Kind
+	// Method is the JSON-RPC method; empty for responses.
+	Method string
+	// ID is the id member exactly as sent (a JSON string or number), so that
+	// error bodies echo it byte for byte. It is nil for notifications.
+	ID json.RawMessage
+	// Name is params.name (tools/call, prompts/get); empty if absent or null.
+	Name string
+	// URI is params.uri (resources/read); empty if absent or null.
+	URI string
+	// Cursor is params.cursor of list requests; empty if absent or null.
+	Cursor string
+	// ProtocolVersion is params._meta["io.modelcontextprotocol/protocolVersion"]
+	// when present (MCP 2026-07-28); empty otherwise.
+	ProtocolVersion string
+	// HasResult and HasError report which member a response carries.
+	HasResult, HasError bool
+}
+
+// Target returns the body value the Mcp-Name header mirrors for this
+// method: params.name for tools/call and prompts/get, params.uri for
+// resources/read. It reports false for methods that carry no name.
+func (m Message) Target() (string, bool) {
+	switch m.Method {
+	case "tools/call", "prompts/get":
+		return m.Name, true
+	case "resources/read":
+		return m.URI, true
+	}
+	return "", false
+}
+
+// JSON-RPC error codes the handler answers malformed messages with.
+const (
+	// CodeParseError is JSON-RPC's "Parse error": the body is not JSON.
+	CodeParseError = -32700
+	// CodeInvalidRequest is JSON-RPC's "Invalid Request": JSON, but not one
+	// unambiguous JSON-RPC message.
+	CodeInvalidRequest = -32600
+	// CodeInternalError is JSON-RPC's "Internal error".
+	CodeInternalError = -32603
+	// CodeHeaderMismatch is MCP's HeaderMismatch (SEP-2243): Mcp-Method or
+	// Mcp-Name disagree with the body.
+	CodeHeaderMismatch = -32020
+)
+
+// Reasons a body or its headers are refused. Every error returned by Parse
+// and CheckHeaders is an *Error wrapping exactly one of them.
+var (
+	ErrInvalidJSON    = errors.New("invalid json")
+	ErrTrailingData   = errors.New("data after the json-rpc object")
+	ErrBatch          = errors.New("batch requests are not supported")
+	ErrNotObject      = errors.New("message is not a json object")
+	ErrDuplicateKey   = errors.New("duplicate key")
+	ErrCaseVariantKey = errors.New("key differs from a protocol member only by case")
+	ErrVersion        = errors.New(`jsonrpc must be "2.0"`)
+	ErrShape          = errors.New("not a valid json-rpc message")
+	ErrHeaderMismatch = errors.New("header does not match body")
+)
+
+// Error is a refusal with the JSON-RPC code the handler must answer with.
+// All of them are answered with HTTP 400; the error body carries id null,
+// because the id of a refused message cannot be trusted.
+type Error struct {
+	// Code is CodeParseError, CodeInvalidRequest or CodeHeaderMismatch.
+	Code int
+	// Reason is one of the Err* sentinels.
+	Reason error
+	// Detail says where, for logs; it never contains body values beyond
+	// key names and short type descriptions.
+	Detail string
+}
+
+func (e *Error) Error() string {
+	if e.Detail == "" {
+		return "jsonrpc: " + e.Reason.Error()
+	}
+	return "jsonrpc: " + e.Reason.Error() + ": " + e.Detail
+}
+
+func (e *Error) Unwrap() error { return e.Reason }
+
+func refuse(code int, reason error, format string, args ...any) *Error {
+	return &Error{Code: code, Reason: reason, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Protocol members whose reading must be unambiguous. Case variants of them
+// are refused; duplicates of any key are refused.
+var (
+	topMembers    = []string{"jsonrpc", "method", "id", "params", "result", "error"}
+	paramsMembers = []string{"name", "uri", "cursor", "_meta"}
+)
+
+// Parse classifies body as one JSON-RPC message. It accepts only a single
+// JSON object with "jsonrpc":"2.0" that is either a request (method and a
+// string or number id), a notification (method, no id) or a response (id and
+// exactly one of result or error). Everything else is an *Error.
+func Parse(body []byte) (Message, error) {
+	var m Message
+	first := bytes.TrimLeft(body, " \t\r\n")
+	if len(first) == 0 {
+		return m, refuse(CodeParseError, ErrInvalidJSON, "empty body")
+	}
+	switch first[0] {
+	case '{':
+	case '[':
+		// Arrays are refused before anything else: batches were removed from
+		// MCP after 2025-03-26 and would otherwise need every element
+		// authorised.
+		return m, refuse(CodeInvalidRequest, ErrBatch, "")
+	default:
+		if !json.Valid(body) {
+			return m, refuse(CodeParseError, ErrInvalidJSON, "")
+		}
+		return m, refuse(CodeInvalidRequest, ErrNotObject, "")
+	}
+
+	p := parser{dec: json.NewDecoder(bytes.NewReader(body))}
+	if err := p.message(&m); err != nil {
+		return Message{}, err
+	}
+	// encoding/json.Unmarshal refuses trailing data too, but a streaming
+	// reader might not: accept only whitespace after the object.
+	if _, err := p.dec.Token(); err != io.EOF {
+		if err != nil {
+			return Message{}, refuse(CodeParseError, ErrInvalidJSON, "after object: %v", err)
+		}
+		return Message{}, refuse(CodeParseError, ErrTrailingData, "")
+	}
+	return m, nil
+}
+
+type parser struct {
+	dec *json.Decoder
+}
+
+// syntax turns a decoder error into a parse error. Type problems found by
+// the parser itself are invalid requests instead.
+func syntax(err error) *Error {
+	return refuse(CodeParseError, ErrInvalidJSON, "%v", err)
+}
+
+// key reads the next object key and checks it against the members seen so
+// far at this level and the protocol members of this level.
+func (p *parser) key(seen *[]string, members []string, where string) (string, error) {
+	tok, err := p.dec.Token()
+	if err != nil {
+		return "", syntax(err)
+	}
+	k, ok := tok.(string)
+	if !ok {
+		return "", syntax(fmt.Errorf("expected object key, got %T", tok))
+	}
+	for _, s := range *seen {
+		if s == k {
+			return "", refuse(CodeInvalidRequest, ErrDuplicateKey, "%s%q", where, k)
+		}
+	}
+	*seen = append(*seen, k)
+	for _, member := range members {
+		// strings.EqualFold uses the same Unicode simple folding as
+		// encoding/json's field matching ("paramſ" ≡ "params").
+		if k != member && strings.EqualFold(k, member) {
+			return "", refuse(CodeInvalidRequest, ErrCaseVariantKey, "%s%q", where, k)
+		}
+	}
+	return k, nil
+}
+
+// skip consumes one value of any shape, validating it.
+func (p *parser) skip() error {
+	var raw json.RawMessage
+	if err := p.dec.Decode(&raw); err != nil {
+		return syntax(err)
+	}
+	return nil
+}
+
+// optString reads a value that must be a string or null.
+func (p *parser) optString(name string) (string, error) {
+	tok, err := p.dec.Token()
+	if err != nil {
+		return "", syntax(err)
+	}
+	switch v := tok.(type) {
+	case string:
+		return v, nil
+	case nil:
+		// encoding/json leaves a string field untouched for null.
+		return "", nil
+	}
+	return "", refuse(CodeInvalidRequest, ErrShape, "%s is not a string", name)
+}
+
+func (p *parser) message(m *Message) error {
+	if _, err := p.dec.Token(); err != nil { // the '{' checked by Parse
+		return syntax(err)
+	}
+	var (
+		seen                 = make([]string, 0, 8)
+		hasVersion, hasID    bool
+		hasMethod, hasParams bool
+	)
+	for p.dec.More() {
+		k, err := p.key(&seen, topMembers, "")
+		if err != nil {
+			return err
+		}
+		switch k {
+		case "jsonrpc":
+			tok, err := p.dec.Token()
+			if err != nil {
+				return syntax(err)
+			}
+			if v, ok := tok.(string); !ok || v != "2.0" {
+				return refuse(CodeInvalidRequest, ErrVersion, "")
+			}
+			hasVersion = true
+		case "method":
+			tok, err := p.dec.Token()
+			if err != nil {
+				return syntax(err)
+			}
+			v, ok := tok.(string)
+			if !ok || v == "" {
+				return refuse(CodeInvalidRequest, ErrShape, "method is not a non-empty string")
+			}
+			m.Method, hasMethod = v, true
+		case "id":
+			var raw json.RawMessage
+			if err := p.dec.Decode(&raw); err != nil {
+				return syntax(err)
+			}
+			// MCP: "the ID MUST NOT be null", and must be a string or an
+			// integer. mcp-go treats a null id as a notification; refusing it
+			// keeps "has an id" meaning the same thing on both sides.
+			if c := raw[0]; c != '"' && c != '-' && (c < '0' || c > '9') {
+				return refuse(CodeInvalidRequest, ErrShape, "id is not a string or number")
+			}
+			m.ID, hasID = raw, true
+		case "params":
+			hasParams = true
+			if err := p.params(m); err != nil {
+				return err
+			}
+		case "result":
+			if err := p.skip(); err != nil {
+				return err
+			}
+			m.HasResult = true
+		case "error":
+			if err := p.skip(); err != nil {
+				return err
+			}
+			m.HasError = true
+		default:
+			if err := p.skip(); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := p.dec.Token(); err != nil { // '}'
+		return syntax(err)
+	}
+
+	if !hasVersion {
+		return refuse(CodeInvalidRequest, ErrVersion, "missing")
+	}
+	switch {
+	case hasMethod && (m.HasResult || m.HasError):
+		// mcp-go would read a request with a non-null result as a response
+		// and drop it; other readers might run it. Neither reading is ours.
+		return refuse(CodeInvalidRequest, ErrShape, "method with result or error")
+	case hasMethod && hasID:
+		m.Kind = KindRequest
+	case hasMethod:
+		m.Kind = KindNotification
+	case hasParams:
+		return refuse(CodeInvalidRequest, ErrShape, "params without method")
+	case hasID && m.HasResult != m.HasError:
+		m.Kind = KindResponse
+	default:
+		return refuse(CodeInvalidRequest, ErrShape, "neither request, notification nor response")
+	}
+	return nil
+}
+
+func (p *parser) params(m *Message) error {
+	tok, err := p.dec.Token()
+	if err != nil {
+		return syntax(err)
+	}
+	switch tok {
+	case nil:
+		return nil
+	case json.Delim('{'):
+	default:
+		// mcp-go decodes params into structs; an array or scalar fails there.
+		return refuse(CodeInvalidRequest, ErrShape, "params is not an object")
+	}
+	seen := make([]string, 0, 8)
+	for p.dec.More() {
+		k, err := p.key(&seen, paramsMembers, "params.")
+		if err != nil {
+			return err
+		}
+		switch k {
+		case "name":
+			if m.Name, err = p.optString("params.name"); err != nil {
+				return err
+			}
+		case "uri":
+			if m.URI, err = p.optString("params.uri"); err != nil {
+				return err
+			}
+		case "cursor":
+			if m.Cursor, err = p.optString("params.cursor"); err != nil {
+				return err
+			}
+		case "_meta":
+			if err := p.meta(m); err != nil {
+				return err
+			}
+		default:
+			if err := p.skip(); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := p.dec.Token(); err != nil { // '}'
+		return syntax(err)
+	}
+	return nil
+}
+
+func (p *parser) meta(m *Message) error {
+	tok, err := p.dec.Token()
+	if err != nil {
+		return syntax(err)
+	}
+	switch tok {
+	case nil:
+		return nil
+	case json.Delim('{'):
+	default:
+		return refuse(CodeInvalidRequest, ErrShape, "params._meta is not an object")
+	}
+	seen := make([]string, 0, 4)
+	for p.dec.More() {
+		// _meta keys are matched exactly by mcp-go (a map), so only exact
+		// duplicates are ambiguous here.
+		k, err := p.key(&seen, nil, "params._meta.")
+		if err != nil {
+			return err
+		}
+		if k == MetaProtocolVersion {
+			if m.ProtocolVersion, err = p.optString("protocol version"); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := p.skip(); err != nil {
+			return err
+		}
+	}
+	if _, err := p.dec.Token(); err != nil { // '}'
+		return syntax(err)
+	}
+	return nil
+}
