@@ -142,6 +142,20 @@ func (f *Fake) Serve(name string) error {
 	return nil
 }
 
+// ServeAs answers method and path (unescaped) with the named recording,
+// for calls whose recorded answer does not depend on the id in the path
+// (DELETE answering "[]"), where only another id was recorded.
+func (f *Fake) ServeAs(name, method, path string) error {
+	e, err := Lookup(name)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.override[method+" "+path] = e
+	return nil
+}
+
 type routeKind int
 
 const (

@@ -172,3 +172,14 @@ func (c *Client) Propfind(ctx context.Context, user, path, depth string) ([]Reso
 // AbsoluteURL returns the full URL of an escaped Nextcloud path, as DAV's
 // Destination and If headers need it.
 func (c *Client) AbsoluteURL(path string) string { return c.URL(path, nil) }
+
+// DAV sends a WebDAV request; OCS-APIRequest is set because Nextcloud's
+// CSRF check also guards some DAV plugins (comments) for cookie-less
+// clients, and it is harmless elsewhere.
+func (c *Client) DAV(ctx context.Context, r *Request) (*Response, error) {
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	r.Header.Set("OCS-APIRequest", "true")
+	return c.Do(ctx, r)
+}

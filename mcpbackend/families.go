@@ -1,0 +1,13 @@
+package mcpbackend
+
+import (
+	"github.com/scopegate/scopegate/mcpbackend/notes"
+)
+
+// DefaultFamilies returns every tool family the backend offers, by the
+// name used in the `apps` option. A new family is one line here.
+func DefaultFamilies() map[string]Family {
+	return map[string]Family{
+		"notes": notes.Tools,
+	}
+}

@@ -1,0 +1,250 @@
+package mcpbackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/scopegate/scopegate/mcpbackend/nextcloud"
+	"github.com/scopegate/scopegate/mcpbackend/tooldef"
+)
+
+// Family builds the tools of one Nextcloud app family on a client.
+type Family func(*nextcloud.Client) []tooldef.Tool
+
+// CredentialsFunc picks the Nextcloud credentials for one MCP HTTP
+// request; ok is false when the request carries none.
+type CredentialsFunc func(r *http.Request) (c nextcloud.Credentials, ok bool)
+
+// ForwardBearer forwards the MCP request's own "Authorization: Bearer"
+// token, and nothing else.
+func ForwardBearer(r *http.Request) (nextcloud.Credentials, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return nil, false
+	}
+	return nextcloud.Bearer(tok), true
+}
+
+// FixedCredentials uses c for every request (one app password for a
+// single-user deployment).
+func FixedCredentials(c nextcloud.Credentials) CredentialsFunc {
+	return func(*http.Request) (nextcloud.Credentials, bool) { return c, true }
+}
+
+// Config assembles a Server.
+type Config struct {
+	Client *nextcloud.Client
+	// Credentials selects what is sent to Nextcloud for a request.
+	Credentials CredentialsFunc
+	// Families are the available tool families by name; nil means
+	// DefaultFamilies().
+	Families map[string]Family
+	// Apps names the families to register; empty means all of Families.
+	Apps []string
+	// ScopeSeparator replaces ':' in published scopes ("notes.read").
+	ScopeSeparator string
+	// Stateless disables legacy-era sessions (no Mcp-Session-Id);
+	// otherwise sessions are validated in memory, so a deleted or unknown
+	// session answers 404. Modern-era (2026-07-28) requests are
+	// stateless either way.
+	Stateless bool
+	// AllowedHosts are the Host header values (host or host:port)
+	// accepted besides loopback ones: the public site name when the
+	// handler is mounted in Caddy. Everything else gets 403, the
+	// DNS-rebinding protection.
+	AllowedHosts []string
+	Logger       *slog.Logger
+	Version      string
+}
+
+// Server is the assembled MCP server.
+type Server struct {
+	MCP   *server.MCPServer
+	Tools []tooldef.Tool
+	// Handler serves Streamable HTTP for both protocol eras.
+	Handler http.Handler
+}
+
+// New assembles the MCP server and its HTTP handler.
+func New(cfg Config) (*Server, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("no Nextcloud client")
+	}
+	if cfg.Credentials == nil {
+		return nil, errors.New("no credentials source")
+	}
+	fams := cfg.Families
+	if fams == nil {
+		fams = DefaultFamilies()
+	}
+	apps := cfg.Apps
+	if len(apps) == 0 {
+		for name := range fams {
+			apps = append(apps, name)
+		}
+		sort.Strings(apps)
+	}
+	sep := cfg.ScopeSeparator
+	if sep == "" {
+		sep = ":"
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	version := cfg.Version
+	if version == "" {
+		version = "dev"
+	}
+
+	var tools []tooldef.Tool
+	seen := map[string]bool{}
+	for _, name := range apps {
+		fam, ok := fams[name]
+		if !ok {
+			return nil, fmt.Errorf("unknown app %q (known: %s)", name, strings.Join(slices.Sorted(mapsKeys(fams)), ", "))
+		}
+		for _, t := range fam(cfg.Client) {
+			if err := t.Check(); err != nil {
+				return nil, err
+			}
+			if seen[t.Def.Name] {
+				return nil, fmt.Errorf("tool %s registered twice", t.Def.Name)
+			}
+			seen[t.Def.Name] = true
+			tools = append(tools, t)
+		}
+	}
+
+	appOf := map[string]string{}
+	for _, t := range tools {
+		appOf[t.Def.Name] = t.App
+	}
+	hooks := &server.Hooks{}
+	// Tools of apps the user's Nextcloud does not have are not listed.
+	// Without credentials (the gateway learning the catalog) or when
+	// capabilities cannot be read, the full list is served: calls fail
+	// clearly anyway.
+	hooks.AddAfterListTools(func(ctx context.Context, _ any, _ *mcp.ListToolsRequest, res *mcp.ListToolsResult) {
+		if _, ok := nextcloud.CredentialsFrom(ctx); !ok || res == nil {
+			return
+		}
+		caps, err := cfg.Client.Capabilities(ctx)
+		if err != nil {
+			logger.WarnContext(ctx, "reading capabilities for tools/list", "error", err)
+			return
+		}
+		res.Tools = slices.DeleteFunc(res.Tools, func(t mcp.Tool) bool { return !caps.Enabled(appOf[t.Name]) })
+	})
+
+	s := server.NewMCPServer("scopegate-nextcloud", version,
+		server.WithToolCapabilities(false),
+		server.WithRecovery(),
+		server.WithHooks(hooks),
+		server.WithLogger(logger),
+		server.WithToolHandlerMiddleware(requireApp(cfg.Client, appOf)),
+		// Lists differ per user (disabled apps): never share caches.
+		server.WithCacheHints(30_000, mcp.CacheScopePrivate),
+		server.WithInstructions("Tools for one Nextcloud account: notes, files, shares, Deck boards, recipes, tables, calendars and contacts."),
+	)
+	st := make([]server.ServerTool, 0, len(tools))
+	for _, t := range tools {
+		st = append(st, t.ServerTool(sep))
+	}
+	s.AddTools(st...)
+
+	credFn := cfg.Credentials
+	opts := []server.StreamableHTTPOption{
+		server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+			if c, ok := credFn(r); ok {
+				return nextcloud.WithCredentials(ctx, c)
+			}
+			return ctx
+		}),
+		server.WithStreamableHTTPLogger(logger),
+		// Our allow-list below replaces mcp-go's loopback-only check,
+		// which would reject the public Host header Caddy passes in.
+		server.WithDisableLocalhostProtection(true),
+	}
+	if cfg.Stateless {
+		opts = append(opts, server.WithStateLess(true))
+	} else {
+		opts = append(opts, server.WithStateful(true))
+	}
+	h := server.NewStreamableHTTPServer(s, opts...)
+	return &Server{MCP: s, Tools: tools, Handler: hostAllowList(cfg.AllowedHosts, h)}, nil
+}
+
+func mapsKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// requireApp answers calls of tools whose Nextcloud app is disabled for
+// the caller with a clear tool error instead of a confusing 404.
+func requireApp(c *nextcloud.Client, appOf map[string]string) server.ToolHandlerMiddleware {
+	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			app := appOf[req.Params.Name]
+			if app == "" {
+				return next(ctx, req)
+			}
+			caps, err := c.Capabilities(ctx)
+			if err != nil {
+				return nextcloud.ToolError(req.Params.Name, "reading the instance capabilities", err)
+			}
+			if !caps.Enabled(app) {
+				return mcp.NewToolResultError(fmt.Sprintf("%s failed: the Nextcloud app %q is not enabled on this instance", req.Params.Name, app)), nil
+			}
+			return next(ctx, req)
+		}
+	}
+}
+
+// hostAllowList is the DNS-rebinding protection: only loopback Host
+// values and the configured public hosts are served.
+func hostAllowList(allowed []string, next http.Handler) http.Handler {
+	set := map[string]bool{}
+	for _, h := range allowed {
+		set[strings.ToLower(h)] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !hostAllowed(r.Host, set) {
+			http.Error(w, fmt.Sprintf("Forbidden: invalid Host header %q", r.Host), http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func hostAllowed(hostport string, set map[string]bool) bool {
+	hostport = strings.ToLower(hostport)
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = strings.Trim(hostport, "[]")
+	}
+	if host == "localhost" {
+		return true
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+		return true
+	}
+	return set[hostport] || set[host]
+}
