@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scopegate/scopegate/internal/mcptestserver"
+	"github.com/scopegate/scopegate/internal/oidctest"
+)
+
+// scopesSupported is the test Caddyfile's scopes_supported, and so the
+// default challenge scope.
+const scopesSupported = "openid notes:read notes:write files:read"
+
+// envOptions vary the test site.
+type envOptions struct {
+	// gatewayExtra are more lines inside the mcp_gateway block.
+	gatewayExtra string
+	provider     oidctest.Options
+}
+
+// env is one test's world: provider, MCP server and Caddy with the gateway.
+type env struct {
+	provider *oidctest.Provider
+	mcp      *mcptestserver.Server
+	caddy    *caddyProcess
+	// base is the site, http://127.0.0.1:<port>; resource its MCP endpoint.
+	base     string
+	resource string
+}
+
+func newEnv(t *testing.T, opts envOptions) *env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: skipped with -short")
+	}
+	port, adminPort, httpsPort := freePort(t), freePort(t), freePort(t)
+	e := &env{
+		mcp:      mcptestserver.Start(t),
+		base:     fmt.Sprintf("http://127.0.0.1:%d", port),
+		resource: fmt.Sprintf("http://127.0.0.1:%d/mcp", port),
+	}
+	if len(opts.provider.Audience) == 0 {
+		opts.provider.Audience = []string{e.resource}
+	}
+	e.provider = oidctest.Start(t, opts.provider)
+
+	caddyfile := fmt.Sprintf(`{
+	admin 127.0.0.1:%[3]d
+	auto_https off
+	http_port %[1]d
+	https_port %[4]d
+	persist_config off
+	debug
+}
+
+http://127.0.0.1:%[1]d {
+	mcp_gateway {
+		resource %[2]s
+		issuer %[5]s
+		introspection {
+			client_id {env.MCP_CLIENT_ID}
+			client_secret {env.MCP_CLIENT_SECRET}
+		}
+		cache_ttl 5m
+		scopes_supported %[6]s
+%[7]s
+	}
+	reverse_proxy /mcp* %[8]s {
+		header_up Host {upstream_hostport}
+	}
+	respond /other "passthrough" 200
+}
+`, port, e.resource, adminPort, httpsPort, e.provider.Issuer(), scopesSupported, indent(opts.gatewayExtra, "\t\t"), e.mcp.Addr)
+	e.caddy = startCaddy(t, caddyfile, []string{
+		"MCP_CLIENT_ID=" + oidctest.ResourceServerID,
+		"MCP_CLIENT_SECRET=" + oidctest.ClientSecret,
+	}, fmt.Sprintf("127.0.0.1:%d", adminPort), e.base+"/other")
+	return e
+}
+
+func indent(s, prefix string) string {
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + strings.TrimSpace(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// token gets a provider token for the test resource.
+func (e *env) token(t *testing.T, opaque bool, scopes ...string) string {
+	t.Helper()
+	return e.provider.Token(t, oidctest.TokenRequest{Opaque: opaque, Scopes: scopes, Audience: []string{e.resource}})
+}
+
+// response is a fully read HTTP response.
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func do(t *testing.T, req *http.Request) response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(req.Context(), 15*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", req.Method, req.URL, err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(body)}
+}
+
+// callTool sends a raw tools/call for tool to the gateway. Each entry of
+// headers is added (not set), so tests can send a header twice.
+func (e *env) callTool(t *testing.T, tool string, headers [][2]string) response {
+	t.Helper()
+	req, err := mcptestserver.NewToolCallRequest(context.Background(), e.resource, tool, map[string]any{"text": "hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range headers {
+		req.Header.Add(h[0], h[1])
+	}
+	return do(t, req)
+}
+
+// bearer is the Authorization header for tok.
+func bearer(tok string) [][2]string { return [][2]string{{"Authorization", "Bearer " + tok}} }
+
+// upstreamCalls counts the requests the MCP server has seen.
+func (e *env) upstreamCalls() int { return len(e.mcp.Requests()) }
