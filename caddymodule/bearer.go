@@ -9,6 +9,10 @@ import (
 	"strings"
 )
 
+// errMalformed is the message for a bearer header with an unusable token;
+// unlike missing credentials it earns error="invalid_token".
+const errMalformed = "malformed token"
+
 // maxFormPeek bounds how much of a form body is read to look for a token
 // smuggled there.
 const maxFormPeek = 1 << 20
@@ -18,7 +22,8 @@ const maxFormPeek = 1 << 20
 // 9110 §11.1). A token in the query string or a form body is refused with
 // 400 and never used, as are duplicate Authorization headers. It returns
 // the token, or a status (400, or 401 when there are no bearer
-// credentials) with a message.
+// credentials or a malformed token) with a message; msg is errMalformed
+// for a bearer header whose token is not even syntactically one.
 func bearerToken(r *http.Request) (token string, status int, msg string) {
 	if hasAccessTokenParam(r.URL.RawQuery) {
 		return "", http.StatusBadRequest, "access tokens are accepted only in the Authorization header, not in the query string"
@@ -47,7 +52,7 @@ func parseAuthorization(h string) (token string, status int, msg string) {
 	}
 	token = strings.TrimLeft(rest, " ")
 	if token == "" || !isB64Token(token) {
-		return "", http.StatusUnauthorized, "malformed token"
+		return "", http.StatusUnauthorized, errMalformed
 	}
 	return token, 0, ""
 }

@@ -5,6 +5,7 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -94,7 +95,7 @@ type Gateway struct {
 	metaPaths    []string
 	metadataURL  string
 	origins      map[string]bool
-	verifier     *tokenverifier.Verifier
+	verifier     tokenVerifier
 	metrics      *gatewayMetrics
 	logger       *zap.Logger
 }
@@ -268,6 +269,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case http.StatusBadRequest:
 		return g.writeError(w, http.StatusBadRequest, msg)
 	case http.StatusUnauthorized:
+		if msg == errMalformed {
+			g.metrics.observe("unknown", resultInvalid, "", 0)
+			return g.challenge(w, "invalid_token", msg)
+		}
 		g.metrics.observe("none", resultMissing, "", 0)
 		return g.challenge(w, "", msg)
 	}
@@ -346,6 +351,13 @@ func checkResource(raw string) error {
 		return fmt.Errorf("%q must not have a query", raw)
 	}
 	return nil
+}
+
+// tokenVerifier is what ServeHTTP needs of token verification; unit tests
+// substitute it.
+type tokenVerifier interface {
+	VerifyCached(ctx context.Context, token string) (tokenverifier.Identity, bool, error)
+	Close() error
 }
 
 // Interface guards

@@ -1,2 +1,0 @@
-// Package caddymodule provides the mcp_gateway Caddy HTTP handler.
-package caddymodule

@@ -1,0 +1,493 @@
+// Package listfilter rewrites MCP list responses (tools/list,
+// resources/list, resources/templates/list, prompts/list) so that a token
+// sees only the entries it may use, in both response forms of Streamable
+// HTTP: one application/json body, or a text/event-stream whose events are
+// parsed by the WHATWG rules.
+//
+// It fails closed: a response it cannot read unambiguously is replaced by a
+// JSON-RPC error, never passed on. Ambiguity is judged as in package
+// rpcmessage: clients written in Go decode with encoding/json, which matches
+// keys case-insensitively and keeps the last duplicate, while others match
+// exactly and may keep the first. A response whose list could be read two
+// ways is refused.
+package listfilter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// List names a list member of a result object.
+type List string
+
+// The list members filtered, whatever method the response answers.
+const (
+	Tools             List = "tools"
+	Resources         List = "resources"
+	ResourceTemplates List = "resourceTemplates"
+	Prompts           List = "prompts"
+)
+
+var lists = []List{Tools, Resources, ResourceTemplates, Prompts}
+
+// ListFor returns the list a list method answers with; false for other
+// methods.
+func ListFor(method string) (List, bool) {
+	switch method {
+	case "tools/list":
+		return Tools, true
+	case "resources/list":
+		return Resources, true
+	case "resources/templates/list":
+		return ResourceTemplates, true
+	case "prompts/list":
+		return Prompts, true
+	}
+	return "", false
+}
+
+// Item is what the predicate sees of one list entry.
+type Item struct {
+	// List is the member the entry was found in.
+	List List
+	// Name is the entry's name (tools, prompts, resources).
+	Name string
+	// URI is a resource's uri.
+	URI string
+	// URITemplate is a resource template's uriTemplate.
+	URITemplate string
+	// Meta is the entry's raw _meta object, or nil. The scope catalog reads
+	// "scopegate/scopes" from it.
+	Meta json.RawMessage
+}
+
+// Rewriter filters list responses. Its methods may be called concurrently
+// if Allow and Observe may.
+type Rewriter struct {
+	// Allow reports whether the token may see an entry. Entries for which it
+	// returns false are removed. It must not be nil.
+	Allow func(Item) bool
+	// Observe, if not nil, is called once for every list in a rewritten
+	// response, with all of its entries and before Allow is asked about any
+	// of them, so that the scope catalog can learn from each tools/list page
+	// and decide this very response with what it learned.
+	Observe func(list List, items []Item)
+	// RequestID is the id of the request the response answers, as the
+	// request carried it. It is echoed in the error that replaces a response
+	// whose own id cannot be read; nil means null.
+	RequestID json.RawMessage
+}
+
+// ErrMalformed is wrapped by every error about a response that cannot be
+// read unambiguously.
+var ErrMalformed = errors.New("malformed list response")
+
+// CodeInternalError is the JSON-RPC code of the error that replaces a
+// response that cannot be rewritten.
+const CodeInternalError = -32603
+
+// RewriteJSON filters one JSON-RPC response body. Error responses are
+// returned unchanged; every list member of a result is filtered through
+// Allow; a result.cacheScope is set to "private", and one is added if the
+// result has ttlMs (MCP 2026-07-28 caching, SEP-2549), because the filtered
+// list is valid for this token only. All other bytes are kept as they were.
+//
+// A body that is not a single unambiguous JSON-RPC response is an error
+// wrapping ErrMalformed; the caller must not pass the body on, but answer
+// with ErrorResponse.
+func (rw *Rewriter) RewriteJSON(body []byte) ([]byte, error) {
+	out, isResponse, _, err := rw.rewrite(body)
+	if err != nil {
+		return nil, err
+	}
+	if !isResponse {
+		return nil, fmt.Errorf("%w: not a response", ErrMalformed)
+	}
+	return out, nil
+}
+
+// ErrorResponse returns the JSON-RPC error that replaces a response that
+// could not be rewritten, carrying RequestID.
+func (rw *Rewriter) ErrorResponse() []byte {
+	return errorBody(rw.RequestID, "list response could not be filtered")
+}
+
+func errorBody(id json.RawMessage, message string) []byte {
+	b := []byte(`{"jsonrpc":"2.0","id":`)
+	if len(id) == 0 || !json.Valid(id) {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, id...)
+	}
+	b = append(b, `,"error":{"code":`...)
+	b = strconv.AppendInt(b, CodeInternalError, 10)
+	b = append(b, `,"message":`...)
+	b = strconv.AppendQuote(b, message) // ASCII messages only: valid JSON
+	return append(b, "}}"...)
+}
+
+// Members whose reading must not depend on case or duplicates.
+var (
+	topMembers    = []string{"jsonrpc", "id", "method", "result", "error"}
+	resultMembers = []string{"tools", "resources", "resourceTemplates", "prompts", "cacheScope", "ttlMs", "nextCursor"}
+	itemMembers   = []string{"name", "uri", "uriTemplate", "_meta"}
+)
+
+// edit replaces body[start:end] with repl.
+type edit struct {
+	start, end int
+	repl       []byte
+}
+
+// rewrite filters one JSON-RPC message. isResponse is false, and out is
+// body, for requests and notifications, which the SSE form passes on. id is
+// the message's id when it could be read.
+func (rw *Rewriter) rewrite(body []byte) (out []byte, isResponse bool, id json.RawMessage, err error) {
+	w := newWalker(body)
+	if err := w.open('{', "message is not an object"); err != nil {
+		return nil, false, nil, err
+	}
+	var (
+		seen                         []string
+		hasMethod, hasResult, hasErr bool
+		edits                        []edit
+	)
+	for w.dec.More() {
+		k, err := w.key(&seen, topMembers, "")
+		if err != nil {
+			return nil, false, id, err
+		}
+		switch k {
+		case "id":
+			raw, err := w.raw()
+			if err != nil {
+				return nil, false, id, err
+			}
+			id = raw
+		case "method":
+			hasMethod = true
+			if err := w.skip(); err != nil {
+				return nil, false, id, err
+			}
+		case "error":
+			hasErr = true
+			if err := w.skip(); err != nil {
+				return nil, false, id, err
+			}
+		case "result":
+			hasResult = true
+			if edits, err = rw.result(w); err != nil {
+				return nil, false, id, err
+			}
+		default:
+			if err := w.skip(); err != nil {
+				return nil, false, id, err
+			}
+		}
+	}
+	if err := w.close(); err != nil {
+		return nil, false, id, err
+	}
+	if err := w.end(); err != nil {
+		return nil, false, id, err
+	}
+	switch {
+	case hasMethod && !hasResult && !hasErr:
+		return body, false, id, nil
+	case hasMethod:
+		return nil, false, id, fmt.Errorf("%w: method with result or error", ErrMalformed)
+	case hasResult && hasErr:
+		return nil, false, id, fmt.Errorf("%w: both result and error", ErrMalformed)
+	case hasErr:
+		return body, true, id, nil
+	case !hasResult:
+		return nil, false, id, fmt.Errorf("%w: neither result, error nor method", ErrMalformed)
+	}
+	return apply(body, edits), true, id, nil
+}
+
+// result walks a result object, filtering its lists, and returns the edits
+// that apply the filtering and the cache scope.
+func (rw *Rewriter) result(w *walker) ([]edit, error) {
+	if err := w.open('{', "result is not an object"); err != nil {
+		return nil, err
+	}
+	var (
+		seen     []string
+		edits    []edit
+		hasTTL   bool
+		hasScope bool
+	)
+	for w.dec.More() {
+		k, err := w.key(&seen, resultMembers, "result.")
+		if err != nil {
+			return nil, err
+		}
+		switch k {
+		case "tools", "resources", "resourceTemplates", "prompts":
+			e, err := rw.list(w, List(k))
+			if err != nil {
+				return nil, err
+			}
+			if e != nil {
+				edits = append(edits, *e)
+			}
+		case "cacheScope":
+			hasScope = true
+			start := w.valueStart()
+			if err := w.skip(); err != nil {
+				return nil, err
+			}
+			edits = append(edits, edit{start, w.offset(), []byte(`"private"`)})
+		case "ttlMs":
+			hasTTL = true
+			if err := w.skip(); err != nil {
+				return nil, err
+			}
+		default:
+			if err := w.skip(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := w.close(); err != nil {
+		return nil, err
+	}
+	if hasTTL && !hasScope {
+		// Insert before the closing brace; the object is not empty.
+		at := w.offset() - 1
+		edits = append(edits, edit{at, at, []byte(`,"cacheScope":"private"`)})
+	}
+	return edits, nil
+}
+
+// list filters one list member. It returns nil when every entry is kept.
+func (rw *Rewriter) list(w *walker, list List) (*edit, error) {
+	start := w.valueStart()
+	where := "result." + string(list)
+	if err := w.open('[', where+" is not an array"); err != nil {
+		return nil, err
+	}
+	type span struct{ start, end int }
+	var (
+		items []Item
+		spans []span
+	)
+	for w.dec.More() {
+		s := w.valueStart()
+		it, err := item(w, list, where)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+		spans = append(spans, span{s, w.offset()})
+	}
+	if err := w.close(); err != nil {
+		return nil, err
+	}
+	end := w.offset()
+	if rw.Observe != nil {
+		rw.Observe(list, items)
+	}
+	var kept []byte
+	dropped := false
+	n := 0
+	for i, it := range items {
+		if !rw.Allow(it) {
+			dropped = true
+			continue
+		}
+		if n == 0 {
+			kept = make([]byte, 0, end-start)
+			kept = append(kept, '[')
+		} else {
+			kept = append(kept, ',')
+		}
+		kept = append(kept, w.data[spans[i].start:spans[i].end]...)
+		n++
+	}
+	if !dropped {
+		return nil, nil
+	}
+	if n == 0 {
+		kept = append(kept, '[')
+	}
+	kept = append(kept, ']')
+	return &edit{start, end, kept}, nil
+}
+
+func item(w *walker, list List, where string) (Item, error) {
+	it := Item{List: list}
+	if err := w.open('{', where+" entry is not an object"); err != nil {
+		return it, err
+	}
+	var seen []string
+	for w.dec.More() {
+		k, err := w.key(&seen, itemMembers, where+"[].")
+		if err != nil {
+			return it, err
+		}
+		switch k {
+		case "name":
+			it.Name, err = w.optString(where + "[].name")
+		case "uri":
+			it.URI, err = w.optString(where + "[].uri")
+		case "uriTemplate":
+			it.URITemplate, err = w.optString(where + "[].uriTemplate")
+		case "_meta":
+			var raw json.RawMessage
+			if raw, err = w.raw(); err == nil && !bytes.Equal(raw, []byte("null")) {
+				it.Meta = raw
+			}
+		default:
+			err = w.skip()
+		}
+		if err != nil {
+			return it, err
+		}
+	}
+	return it, w.close()
+}
+
+// apply returns body with the edits, which must not overlap, applied.
+func apply(body []byte, edits []edit) []byte {
+	if len(edits) == 0 {
+		return body
+	}
+	// Edits are collected in document order except the cacheScope insert,
+	// which comes last but may precede nothing: sort by start to be sure.
+	for i := 1; i < len(edits); i++ {
+		for j := i; j > 0 && edits[j].start < edits[j-1].start; j-- {
+			edits[j], edits[j-1] = edits[j-1], edits[j]
+		}
+	}
+	size := len(body)
+	for _, e := range edits {
+		size += len(e.repl) - (e.end - e.start)
+	}
+	out := make([]byte, 0, size)
+	at := 0
+	for _, e := range edits {
+		out = append(out, body[at:e.start]...)
+		out = append(out, e.repl...)
+		at = e.end
+	}
+	return append(out, body[at:]...)
+}
+
+// walker reads JSON tokens and knows where each value starts and ends.
+type walker struct {
+	data []byte
+	dec  *json.Decoder
+}
+
+func newWalker(data []byte) *walker {
+	return &walker{data: data, dec: json.NewDecoder(bytes.NewReader(data))}
+}
+
+func malformed(err error) error {
+	return fmt.Errorf("%w: %v", ErrMalformed, err)
+}
+
+// offset is the end of the last token or value read.
+func (w *walker) offset() int { return int(w.dec.InputOffset()) }
+
+// valueStart returns where the next value starts: past whitespace and the
+// separator (':' or ',') that the decoder has not consumed yet.
+func (w *walker) valueStart() int {
+	i := w.offset()
+	for i < len(w.data) && isSpace(w.data[i]) {
+		i++
+	}
+	if i < len(w.data) && (w.data[i] == ':' || w.data[i] == ',') {
+		i++
+	}
+	for i < len(w.data) && isSpace(w.data[i]) {
+		i++
+	}
+	return i
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// open reads the opening delimiter of a container; problem describes a
+// different value.
+func (w *walker) open(delim json.Delim, problem string) error {
+	tok, err := w.dec.Token()
+	if err != nil {
+		return malformed(err)
+	}
+	if tok != delim {
+		return fmt.Errorf("%w: %s", ErrMalformed, problem)
+	}
+	return nil
+}
+
+func (w *walker) close() error {
+	if _, err := w.dec.Token(); err != nil {
+		return malformed(err)
+	}
+	return nil
+}
+
+// end checks that only whitespace follows the message.
+func (w *walker) end() error {
+	if i := w.offset(); len(bytes.TrimLeft(w.data[i:], " \t\r\n")) != 0 {
+		return fmt.Errorf("%w: data after the message", ErrMalformed)
+	}
+	return nil
+}
+
+func (w *walker) key(seen *[]string, members []string, where string) (string, error) {
+	tok, err := w.dec.Token()
+	if err != nil {
+		return "", malformed(err)
+	}
+	k, ok := tok.(string)
+	if !ok {
+		return "", fmt.Errorf("%w: expected a key", ErrMalformed)
+	}
+	for _, s := range *seen {
+		if s == k {
+			return "", fmt.Errorf("%w: duplicate key %s%q", ErrMalformed, where, k)
+		}
+	}
+	*seen = append(*seen, k)
+	for _, m := range members {
+		if k != m && strings.EqualFold(k, m) {
+			return "", fmt.Errorf("%w: key %s%q differs from %q only by case", ErrMalformed, where, k, m)
+		}
+	}
+	return k, nil
+}
+
+func (w *walker) raw() (json.RawMessage, error) {
+	var raw json.RawMessage
+	if err := w.dec.Decode(&raw); err != nil {
+		return nil, malformed(err)
+	}
+	return raw, nil
+}
+
+func (w *walker) skip() error {
+	_, err := w.raw()
+	return err
+}
+
+func (w *walker) optString(what string) (string, error) {
+	tok, err := w.dec.Token()
+	if err != nil {
+		return "", malformed(err)
+	}
+	switch v := tok.(type) {
+	case string:
+		return v, nil
+	case nil:
+		return "", nil
+	}
+	return "", fmt.Errorf("%w: %s is not a string", ErrMalformed, what)
+}
