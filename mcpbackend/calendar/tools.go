@@ -1,0 +1,139 @@
+// Package calendar holds the Calendar (events) and Tasks (VTODO) tools of
+// the Nextcloud MCP backend, over standard CalDAV.
+package calendar
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/scopegate/scopegate/mcpbackend/davclient"
+	"github.com/scopegate/scopegate/mcpbackend/tooldef"
+)
+
+// app is the Nextcloud app serving CalDAV.
+const app = "dav"
+
+// Tools returns the 17 calendar and task tools for the server at cfg.
+func Tools(cfg davclient.Config) ([]tooldef.Tool, error) {
+	c, err := davclient.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return ToolsFor(c), nil
+}
+
+// ToolsFor returns the calendar and task tools on an existing client, so
+// several families can share one discovery cache.
+func ToolsFor(c *davclient.Client) []tooldef.Tool {
+	s := store{dav: c}
+	return []tooldef.Tool{
+		listCalendarsTool(s),
+		createEventTool(s),
+		listEventsTool(s),
+		getEventTool(s),
+		updateEventTool(s),
+		deleteEventTool(s),
+		createMeetingTool(s),
+		upcomingEventsTool(s),
+		findAvailabilityTool(s),
+		bulkOperationsTool(s),
+		manageCalendarTool(s),
+		listTodosTool(s),
+		createTodoTool(s),
+		updateTodoTool(s),
+		completeTodoTool(s),
+		deleteTodoTool(s),
+		searchTodosTool(s),
+	}
+}
+
+// handler adapts a typed handler: arguments are bound into A, and an
+// error returned by fn becomes a tool error ("<tool> failed: ...") the
+// model can act on.
+func handler[A any](tool string, fn func(ctx context.Context, args A) (*mcp.CallToolResult, error)) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var args A
+		if err := req.BindArguments(&args); err != nil {
+			return mcp.NewToolResultError(fmt.Sprintf("%s: invalid arguments: %v", tool, err)), nil
+		}
+		res, err := fn(ctx, args)
+		if err != nil {
+			return failure(tool, err), nil
+		}
+		return res, nil
+	}
+}
+
+// stepError says which step of a tool failed.
+type stepError struct {
+	what string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.what + ": " + e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+// step labels err with what was being done.
+func step(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &stepError{what: what, err: err}
+}
+
+func failure(tool string, err error) *mcp.CallToolResult {
+	what := "request"
+	if se, ok := errors.AsType[*stepError](err); ok {
+		what, err = se.what, se.err
+	}
+	return davclient.ToolError(tool, what, err)
+}
+
+// structured returns v as structured content with a JSON text fallback for
+// clients that only read text.
+func structured(v any) (*mcp.CallToolResult, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding result: %w", err)
+	}
+	return mcp.NewToolResultStructured(v, string(b)), nil
+}
+
+// calendarsFor resolves calendar_name, or all calendars accepting comp
+// when it is empty or all is set.
+func calendarsFor(ctx context.Context, s store, name string, all bool, comp string) ([]davclient.Calendar, error) {
+	cals, err := s.dav.Calendars(ctx)
+	if err != nil {
+		return nil, step("listing calendars", err)
+	}
+	if name != "" && !all {
+		cal, err := davclient.PickCalendar(cals, name)
+		if err != nil {
+			return nil, step("finding the calendar", err)
+		}
+		return []davclient.Calendar{cal}, nil
+	}
+	var out []davclient.Calendar
+	for _, cal := range cals {
+		if cal.Accepts(comp) {
+			out = append(out, cal)
+		}
+	}
+	return out, nil
+}
+
+func oneCalendar(ctx context.Context, s store, name string) (davclient.Calendar, error) {
+	if name == "" {
+		return davclient.Calendar{}, errors.New("calendar_name is required")
+	}
+	cals, err := calendarsFor(ctx, s, name, false, "")
+	if err != nil {
+		return davclient.Calendar{}, err
+	}
+	return cals[0], nil
+}

@@ -1,0 +1,166 @@
+package mcpbackend
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+
+	"github.com/scopegate/scopegate/mcpbackend/nextcloud"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler is the nextcloud_mcp HTTP handler: it serves the Nextcloud MCP
+// server in-process. It is terminal: it answers every request it gets and
+// never calls the next handler, so mount it on the MCP path (behind
+// mcp_gateway, which enforces the scopes).
+type Handler struct {
+	// Nextcloud is the base URL of the Nextcloud instance.
+	Nextcloud string `json:"nextcloud,omitempty"`
+	// Credentials says what is sent to Nextcloud: "bearer" forwards the
+	// MCP request's own bearer token (validated by Nextcloud's
+	// user_oidc); "basic" sends one user's app password.
+	Credentials CredentialsConfig `json:"credentials,omitzero"`
+	// Apps are the tool families to offer; empty means all.
+	Apps []string `json:"apps,omitempty"`
+	// ScopeSeparator replaces ':' in the published scope names, for
+	// providers that reject colons ("notes.read"). Default ":".
+	ScopeSeparator string `json:"scope_separator,omitempty"`
+	// AllowedHosts are the public Host values accepted besides loopback
+	// ones (DNS-rebinding protection). List the site's host names.
+	AllowedHosts []string `json:"allowed_hosts,omitempty"`
+	// Stateless turns off legacy-era sessions.
+	Stateless bool `json:"stateless,omitempty"`
+	// Timeout bounds each Nextcloud request. Default 30s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	handler http.Handler
+	logger  *zap.Logger
+}
+
+// CredentialsConfig selects the credentials sent to Nextcloud.
+type CredentialsConfig struct {
+	// Mode is "bearer" (default) or "basic".
+	Mode string `json:"mode,omitempty"`
+	// User and Password are the login and app password for "basic".
+	// Placeholders such as {env.NC_APP_PASSWORD} are resolved at
+	// provisioning.
+	User     string `json:"user,omitempty"`
+	Password string `json:"password,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.nextcloud_mcp",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision builds the client and the MCP server.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	base := repl.ReplaceKnown(h.Nextcloud, "")
+	cred, err := h.credentials(repl)
+	if err != nil {
+		return err
+	}
+	nc, err := nextcloud.New(nextcloud.Options{BaseURL: base, Timeout: time.Duration(h.Timeout)})
+	if err != nil {
+		return err
+	}
+	hosts := make([]string, 0, len(h.AllowedHosts))
+	for _, a := range h.AllowedHosts {
+		hosts = append(hosts, repl.ReplaceKnown(a, ""))
+	}
+	srv, err := New(Config{
+		Client:         nc,
+		Credentials:    cred,
+		Apps:           h.Apps,
+		ScopeSeparator: h.ScopeSeparator,
+		Stateless:      h.Stateless,
+		AllowedHosts:   hosts,
+		Logger:         slog.New(zapslog.NewHandler(h.logger.Core(), zapslog.WithName("mcp"))),
+	})
+	if err != nil {
+		return fmt.Errorf("assembling the MCP server: %w", err)
+	}
+	h.handler = srv.Handler
+	h.logger.Info("nextcloud MCP backend ready",
+		zap.String("nextcloud", base), zap.String("credentials", h.mode()),
+		zap.Int("tools", len(srv.Tools)), zap.Strings("allowed_hosts", hosts))
+	return nil
+}
+
+func (h *Handler) mode() string {
+	if h.Credentials.Mode == "" {
+		return "bearer"
+	}
+	return h.Credentials.Mode
+}
+
+func (h *Handler) credentials(repl *caddy.Replacer) (CredentialsFunc, error) {
+	switch h.mode() {
+	case "bearer":
+		return ForwardBearer, nil
+	case "basic":
+		user := repl.ReplaceKnown(h.Credentials.User, "")
+		pass := repl.ReplaceKnown(h.Credentials.Password, "")
+		if user == "" || pass == "" {
+			return nil, errors.New("credentials basic: user and app password must not be empty")
+		}
+		return FixedCredentials(nextcloud.Basic{Username: user, Password: pass}), nil
+	}
+	return nil, fmt.Errorf("credentials %q: want bearer or basic", h.Credentials.Mode)
+}
+
+// Validate checks the configuration before provisioning.
+func (h *Handler) Validate() error {
+	if h.Nextcloud == "" {
+		return errors.New("nextcloud: base URL required")
+	}
+	if !strings.Contains(h.Nextcloud, "{") {
+		if u, err := url.Parse(h.Nextcloud); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("nextcloud: %q is not an http(s) URL", h.Nextcloud)
+		}
+	}
+	if m := h.mode(); m != "bearer" && m != "basic" {
+		return fmt.Errorf("credentials %q: want bearer or basic", m)
+	}
+	if h.ScopeSeparator != "" && h.ScopeSeparator != ":" && h.ScopeSeparator != "." {
+		return fmt.Errorf("scope_separator %q: want \":\" or \".\"", h.ScopeSeparator)
+	}
+	known := DefaultFamilies()
+	for _, a := range h.Apps {
+		if _, ok := known[a]; !ok {
+			return fmt.Errorf("apps: unknown app %q (known: %s)", a, strings.Join(slices.Sorted(mapsKeys(known)), ", "))
+		}
+	}
+	return nil
+}
+
+// ServeHTTP serves the MCP endpoint; it never calls next.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	h.handler.ServeHTTP(w, r)
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

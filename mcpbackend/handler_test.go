@@ -1,0 +1,215 @@
+package mcpbackend_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/scopegate/scopegate/internal/nextcloudfake"
+	"github.com/scopegate/scopegate/mcpbackend"
+)
+
+// provision builds the Caddy handler against a fake Nextcloud and serves it.
+func provision(t *testing.T, h *mcpbackend.Handler, opts nextcloudfake.Options) (*nextcloudfake.Fake, *httptest.Server) {
+	t.Helper()
+	fake, nc := nextcloudfake.Start(t, opts)
+	h.Nextcloud = nc.URL
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	if err := h.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h.ServeHTTP(w, r, nil); err != nil {
+			t.Error(err)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return fake, srv
+}
+
+func connect(t *testing.T, url string, headers map[string]string, opts ...client.ClientOption) *client.Client {
+	t.Helper()
+	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(headers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.NewClient(tr, opts...)
+	ctx := context.Background()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	init := mcp.InitializeRequest{}
+	init.Params.ClientInfo = mcp.Implementation{Name: "test", Version: "1"}
+	if _, err := c.Initialize(ctx, init); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func call(t *testing.T, c *client.Client, name string, args map[string]any) *mcp.CallToolResult {
+	t.Helper()
+	req := mcp.CallToolRequest{}
+	req.Params.Name, req.Params.Arguments = name, args
+	res, err := c.CallTool(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestBearerIsForwardedAndNothingElse(t *testing.T) {
+	for _, era := range []string{"", "2025-11-25"} {
+		t.Run("era="+era, func(t *testing.T) {
+			h := &mcpbackend.Handler{Credentials: mcpbackend.CredentialsConfig{Mode: "bearer"}, Apps: []string{"notes"}}
+			fake, srv := provision(t, h, nextcloudfake.Options{})
+			var opts []client.ClientOption
+			if era != "" {
+				opts = append(opts, client.WithProtocolVersion(era))
+			}
+			c := connect(t, srv.URL, map[string]string{"Authorization": "Bearer " + nextcloudfake.AccessToken, "Cookie": "oc_sessionPassphrase=x"}, opts...)
+			res := call(t, c, "nc_notes_get_note", map[string]any{"note_id": 359})
+			if res.IsError {
+				t.Fatalf("tool error: %v", res.Content)
+			}
+			calls := fake.Calls()
+			if len(calls) == 0 {
+				t.Fatal("no Nextcloud calls")
+			}
+			for _, cl := range calls {
+				if got := cl.Header.Get("Authorization"); got != "Bearer "+nextcloudfake.AccessToken {
+					t.Errorf("%s: Authorization %q", cl, got)
+				}
+				if cl.Header.Get("Cookie") != "" {
+					t.Errorf("%s: cookie forwarded", cl)
+				}
+				if cl.Header.Get("OCS-APIRequest") != "true" {
+					t.Errorf("%s: no OCS-APIRequest", cl)
+				}
+			}
+		})
+	}
+}
+
+func TestBasicFromPlaceholder(t *testing.T) {
+	t.Setenv("SCOPEGATE_TEST_NC_PASSWORD", nextcloudfake.AdminPassword)
+	h := &mcpbackend.Handler{Credentials: mcpbackend.CredentialsConfig{Mode: "basic", User: "admin", Password: "{env.SCOPEGATE_TEST_NC_PASSWORD}"}, Apps: []string{"notes"}}
+	fake, srv := provision(t, h, nextcloudfake.Options{})
+	// The client's own token must not reach Nextcloud in basic mode.
+	c := connect(t, srv.URL, map[string]string{"Authorization": "Bearer something-else"})
+	if res := call(t, c, "nc_notes_get_note", map[string]any{"note_id": 359}); res.IsError {
+		t.Fatalf("tool error: %v", res.Content)
+	}
+	for _, cl := range fake.Calls() {
+		r := &http.Request{Header: cl.Header}
+		if u, p, ok := r.BasicAuth(); !ok || u != "admin" || p != nextcloudfake.AdminPassword {
+			t.Errorf("%s: Authorization %q", cl, cl.Header.Get("Authorization"))
+		}
+	}
+}
+
+func TestHostAllowList(t *testing.T) {
+	h := &mcpbackend.Handler{AllowedHosts: []string{"mcp.example.com"}, Apps: []string{"notes"}}
+	_, srv := provision(t, h, nextcloudfake.Options{})
+	tests := []struct {
+		host string
+		want int
+	}{
+		{"evil.example", http.StatusForbidden},
+		{"mcp.example.com", http.StatusOK},
+		{"mcp.example.com:443", http.StatusOK},
+		{"localhost:1234", http.StatusOK},
+		{"[::1]:80", http.StatusOK},
+		{"127.0.0.1", http.StatusOK},
+	}
+	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	for _, tt := range tests {
+		req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(body))
+		req.Host = tt.host
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("Host %q: status %d, want %d", tt.host, resp.StatusCode, tt.want)
+		}
+	}
+}
+
+func TestDisabledAppsAreHidden(t *testing.T) {
+	h := &mcpbackend.Handler{Credentials: mcpbackend.CredentialsConfig{Mode: "bearer"}}
+	_, srv := provision(t, h, nextcloudfake.Options{DisabledApps: []string{"notes"}})
+	names := func(c *client.Client) map[string]bool {
+		res, err := c.ListTools(context.Background(), mcp.ListToolsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]bool{}
+		for _, tl := range res.Tools {
+			m[tl.Name] = true
+		}
+		return m
+	}
+	user := connect(t, srv.URL, map[string]string{"Authorization": "Bearer " + nextcloudfake.AccessToken})
+	if got := names(user); got["nc_notes_get_note"] {
+		t.Errorf("user sees notes tools: %v", got)
+	}
+	res := call(t, user, "nc_notes_get_note", map[string]any{"note_id": 359})
+	if !res.IsError || !strings.Contains(res.Content[0].(mcp.TextContent).Text, `app "notes" is not enabled`) {
+		t.Errorf("call of a disabled app's tool: %+v", res.Content)
+	}
+	// Without credentials (the gateway reading the catalog) all tools show.
+	anon := connect(t, srv.URL, nil)
+	if got := names(anon); !got["nc_notes_get_note"] {
+		t.Error("catalog without credentials lacks notes tools")
+	}
+}
+
+func TestLegacySessionLifecycle(t *testing.T) {
+	h := &mcpbackend.Handler{Apps: []string{"notes"}}
+	_, srv := provision(t, h, nextcloudfake.Options{})
+	post := func(session, body string) *http.Response {
+		req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := post("", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	sid := resp.Header.Get("Mcp-Session-Id")
+	if resp.StatusCode != 200 || sid == "" {
+		t.Fatalf("initialize: %d, session %q", resp.StatusCode, sid)
+	}
+	if r := post(sid, `{"jsonrpc":"2.0","id":2,"method":"ping"}`); r.StatusCode != 200 {
+		t.Fatalf("ping: %d", r.StatusCode)
+	}
+	req, _ := http.NewRequest("DELETE", srv.URL, nil)
+	req.Header.Set("Mcp-Session-Id", sid)
+	if r, err := srv.Client().Do(req); err != nil || r.StatusCode != 200 {
+		t.Fatalf("delete: %v %v", r, err)
+	}
+	if r := post(sid, `{"jsonrpc":"2.0","id":3,"method":"ping"}`); r.StatusCode != http.StatusNotFound {
+		t.Errorf("ping on deleted session: %d, want 404", r.StatusCode)
+	}
+}

@@ -1,0 +1,152 @@
+package mcpbackend_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/scopegate/scopegate/mcpbackend"
+	"github.com/scopegate/scopegate/mcpbackend/nextcloud"
+	"github.com/scopegate/scopegate/mcpbackend/tooldef"
+)
+
+var update = flag.Bool("update", false, "rewrite the tool schema snapshots in testdata/toolsnaps")
+
+type reference struct {
+	Tools []struct {
+		Family string   `json:"family"`
+		Name   string   `json:"name"`
+		Scopes []string `json:"scopes"`
+	} `json:"tools"`
+}
+
+// deviations are the scope changes against the reference server, each
+// with its reason in the report: reading shares needs only sharing:read.
+var deviations = map[string][]string{
+	"nc_share_get":  {"sharing:read"},
+	"nc_share_list": {"sharing:read"},
+}
+
+func allTools(t *testing.T) map[string][]tooldef.Tool {
+	t.Helper()
+	c, err := nextcloud.New(nextcloud.Options{BaseURL: "http://nextcloud.invalid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]tooldef.Tool{}
+	for name, fam := range mcpbackend.DefaultFamilies() {
+		out[name] = fam(c)
+	}
+	return out
+}
+
+// TestInventory holds the tools to the reference inventory: same names
+// per family, same scopes (but for the documented deviations), every
+// tool complete (tooldef.Check).
+func TestInventory(t *testing.T) {
+	b, err := os.ReadFile("testdata/nextcloud-tools.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref reference
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string][]string{}
+	for _, r := range ref.Tools {
+		if want[r.Family] == nil {
+			want[r.Family] = map[string][]string{}
+		}
+		scopes := r.Scopes
+		if d, ok := deviations[r.Name]; ok {
+			scopes = d
+		}
+		want[r.Family][r.Name] = scopes
+	}
+	fams := allTools(t)
+	for _, f := range []string{"notes"} {
+		if _, ok := fams[f]; !ok {
+			t.Errorf("family %s not registered", f)
+		}
+	}
+	for fam, tools := range fams {
+		got := map[string]bool{}
+		for _, tl := range tools {
+			if err := tl.Check(); err != nil {
+				t.Error(err)
+			}
+			got[tl.Def.Name] = true
+			ws, ok := want[fam][tl.Def.Name]
+			if !ok {
+				t.Errorf("%s: tool %s is not in the reference", fam, tl.Def.Name)
+				continue
+			}
+			if a, b := slices.Sorted(slices.Values(tl.Scopes)), slices.Sorted(slices.Values(ws)); !slices.Equal(a, b) {
+				t.Errorf("%s: scopes %v, want %v", tl.Def.Name, a, b)
+			}
+			if tl.Def.Annotations.ReadOnlyHint != nil && *tl.Def.Annotations.ReadOnlyHint {
+				for _, s := range tl.Scopes {
+					if filepath.Ext("x."+s) == ".write" {
+						t.Errorf("%s: read-only tool requires %s", tl.Def.Name, s)
+					}
+				}
+			}
+		}
+		for name := range want[fam] {
+			if !got[name] {
+				t.Errorf("%s: tool %s missing", fam, name)
+			}
+		}
+	}
+}
+
+// TestToolSnapshots fails when a tool's published contract (schema,
+// annotations, _meta scopes) changes; run with -update or
+// UPDATE_TOOLSNAPS=1 to accept a deliberate change.
+func TestToolSnapshots(t *testing.T) {
+	regen := *update || os.Getenv("UPDATE_TOOLSNAPS") == "1"
+	dir := filepath.Join("testdata", "toolsnaps")
+	var names []string
+	for _, tools := range allTools(t) {
+		for _, tl := range tools {
+			names = append(names, tl.Def.Name)
+			got, err := json.MarshalIndent(tl.ServerTool(":").Tool, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			path := filepath.Join(dir, tl.Def.Name+".snap")
+			if regen {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Errorf("%s: no snapshot (run go test -run TestToolSnapshots -update): %v", tl.Def.Name, err)
+				continue
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s: contract changed; if deliberate, run with -update\n--- got\n%s\n--- want\n%s", tl.Def.Name, got, want)
+			}
+		}
+	}
+	sort.Strings(names)
+	// Stale snapshots of removed tools would hide a rename.
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		n := e.Name()[:len(e.Name())-len(".snap")]
+		if _, ok := slices.BinarySearch(names, n); !ok {
+			t.Errorf("snapshot %s has no tool", e.Name())
+		}
+	}
+}
