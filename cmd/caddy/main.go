@@ -11,6 +11,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/scopegate/scopegate/caddymodule"
+	_ "github.com/scopegate/scopegate/mcpbackend"
 )
 
 func main() {

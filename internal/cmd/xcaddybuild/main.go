@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,9 +78,15 @@ func run(recipePath, output string) error {
 		}
 	}
 
-	// Warm the module cache: this repository's graph, and Caddy's own
-	// graph as xcaddy's fresh build module first resolves it.
-	if err := sh(root, nil, "go", "mod", "download", "all"); err != nil {
+	// Warm the module cache: the packages the recipe's modules import
+	// (not "all": that includes test-only modules of dependencies, some
+	// of which the proxy no longer serves), and Caddy's own graph as
+	// xcaddy's fresh build module first resolves it.
+	list := []string{"list", "-deps"}
+	for _, m := range r.Modules {
+		list = append(list, m.Package)
+	}
+	if err := sh(root, nil, "go", append(list, "github.com/caddyserver/caddy/v2/cmd", "github.com/caddyserver/caddy/v2/modules/standard")...); err != nil {
 		return fmt.Errorf("downloading modules: %w", err)
 	}
 	warm, err := os.MkdirTemp("", "xcaddybuild-warm-")
@@ -137,7 +144,7 @@ func hasVersion(bin, version string) bool {
 func sh(dir string, env []string, name string, args ...string) error {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
-	cmd.Stdout = os.Stderr
+	cmd.Stdout = io.Discard
 	cmd.Stderr = os.Stderr
 	cmd.Env = append(os.Environ(), env...)
 	fmt.Fprintf(os.Stderr, "+ (%s) %s %s\n", dir, name, strings.Join(args, " "))
