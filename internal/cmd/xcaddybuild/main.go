@@ -126,14 +126,16 @@ func goBin() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("go env: %w", err)
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) > 0 && strings.TrimSpace(lines[0]) != "" {
-		return strings.TrimSpace(lines[0]), nil
-	}
+	// One line per variable; GOBIN's is empty when unset.
+	lines := strings.Split(string(out), "\n")
 	if len(lines) < 2 {
 		return "", fmt.Errorf("go env printed %q", out)
 	}
-	return filepath.Join(strings.TrimSpace(lines[1]), "bin"), nil
+	if gobin := strings.TrimSpace(lines[0]); gobin != "" {
+		return gobin, nil
+	}
+	gopath, _, _ := strings.Cut(strings.TrimSpace(lines[1]), string(os.PathListSeparator))
+	return filepath.Join(gopath, "bin"), nil
 }
 
 func hasVersion(bin, version string) bool {
