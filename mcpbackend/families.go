@@ -1,6 +1,7 @@
 package mcpbackend
 
 import (
+	"github.com/scopegate/scopegate/mcpbackend/files"
 	"github.com/scopegate/scopegate/mcpbackend/notes"
 )
 
@@ -9,5 +10,6 @@ import (
 func DefaultFamilies() map[string]Family {
 	return map[string]Family{
 		"notes": notes.Tools,
+		"files": files.Tools,
 	}
 }

@@ -61,9 +61,15 @@ func FileResult(uri string, resp *Response) *mcp.CallToolResult {
 	case utf8.Valid(resp.Body) && (strings.HasPrefix(mt, "text/") || mt == "" || strings.Contains(mt, "json") || strings.Contains(mt, "xml") || mt == "application/octet-stream" && isText(resp.Body)):
 		return mcp.NewToolResultText(string(resp.Body))
 	default:
-		return &mcp.CallToolResult{Content: []mcp.Content{mcp.NewEmbeddedResource(mcp.BlobResourceContents{
-			URI: uri, MIMEType: mt, Blob: base64.StdEncoding.EncodeToString(resp.Body)})}}
+		return BlobResult(uri, resp)
 	}
+}
+
+// BlobResult returns a downloaded file as a base64 blob resource.
+func BlobResult(uri string, resp *Response) *mcp.CallToolResult {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return &mcp.CallToolResult{Content: []mcp.Content{mcp.NewEmbeddedResource(mcp.BlobResourceContents{
+		URI: uri, MIMEType: mt, Blob: base64.StdEncoding.EncodeToString(resp.Body)})}}
 }
 
 func isText(b []byte) bool {

@@ -7,6 +7,7 @@ package backendtest
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -36,12 +37,18 @@ type Options struct {
 	// negotiate (2026-07-28 with a v1.2.1 client).
 	ProtocolVersion string
 	Stateless       bool
+	// NewDAV, when set, gives each harness a fresh real WebDAV handler
+	// for the standard verbs on user files (Fake.DAV).
+	NewDAV func(t testing.TB) http.Handler
 }
 
 // Start runs fam (by its app name) behind a backend using the admin's app
 // password, with a connected client.
 func Start(t testing.TB, name string, fam mcpbackend.Family, opts Options) *Harness {
 	t.Helper()
+	if opts.NewDAV != nil {
+		opts.Fake.DAV = opts.NewDAV(t)
+	}
 	fake, ncSrv := nextcloudfake.Start(t, opts.Fake)
 	nc, err := nextcloud.New(nextcloud.Options{BaseURL: ncSrv.URL, MaxRetries: -1})
 	if err != nil {
