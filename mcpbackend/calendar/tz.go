@@ -146,6 +146,12 @@ func vtimezoneOffset(vtz *ical.Component, w time.Time) int {
 		if p := obs.Props.Get(ical.PropRecurrenceRule); p != nil {
 			if opt, err := rrule.StrToROptionInLocation(p.Value, time.UTC); err == nil {
 				opt.Dtstart = start
+				if opt.Freq == rrule.YEARLY && w.Year()-start.Year() > 2 {
+					// rrule-go gives up after a few hundred iterations, and
+					// Outlook starts its rules in 1601; a yearly rule's
+					// onsets do not depend on the year it starts in.
+					opt.Dtstart = time.Date(w.Year()-2, 1, 1, start.Hour(), start.Minute(), start.Second(), 0, time.UTC)
+				}
 				if r, err := rrule.NewRRule(*opt); err == nil {
 					if t := r.Before(w, true); !t.IsZero() && t.After(onset) {
 						onset = t
