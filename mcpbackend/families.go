@@ -3,13 +3,15 @@ package mcpbackend
 import (
 	"github.com/scopegate/scopegate/mcpbackend/files"
 	"github.com/scopegate/scopegate/mcpbackend/notes"
+	"github.com/scopegate/scopegate/mcpbackend/sharing"
 )
 
 // DefaultFamilies returns every tool family the backend offers, by the
 // name used in the `apps` option. A new family is one line here.
 func DefaultFamilies() map[string]Family {
 	return map[string]Family{
-		"notes": notes.Tools,
-		"files": files.Tools,
+		"notes":   notes.Tools,
+		"files":   files.Tools,
+		"sharing": sharing.Tools,
 	}
 }
