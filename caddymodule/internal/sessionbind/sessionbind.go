@@ -1,0 +1,164 @@
+// Package sessionbind remembers which subject each legacy MCP session
+// (Mcp-Session-Id, protocol revisions up to 2025-11-25) was created for, so
+// that a session id leaked to or guessed by another user is answered as if
+// it did not exist. The MCP specification asks servers to bind session ids
+// to user-specific information; mcp-go's default session manager mints ids
+// without validating them, so the gateway does it.
+//
+// Memory is bounded: a fixed number of bindings, least recently used
+// evicted first, each idle binding expiring after a TTL. Keys are SHA-256
+// hashes of the session id and subject, so an entry has a fixed size
+// whatever a client sends.
+package sessionbind
+
+import (
+	"container/list"
+	"crypto/sha256"
+	"sync"
+	"time"
+)
+
+// Verdict is what the store knows about a session id for a subject.
+type Verdict uint8
+
+// The verdicts of Lookup.
+const (
+	// Unknown: never bound, or evicted, expired or forgotten since.
+	Unknown Verdict = iota
+	// Owned: bound to this subject.
+	Owned
+	// Foreign: bound to another subject.
+	Foreign
+)
+
+// Store binds session ids to subjects. It is safe for concurrent use.
+type Store struct {
+	capacity int
+	ttl      time.Duration
+	now      func() time.Time
+
+	mu    sync.Mutex
+	items map[[32]byte]*list.Element
+	lru   *list.List // front: most recently used
+}
+
+type entry struct {
+	session  [32]byte
+	subject  [32]byte
+	lastUsed time.Time
+}
+
+// New returns a store holding at most capacity bindings, each dropped
+// after idleTTL without use. now is the clock; nil means time.Now.
+func New(capacity int, idleTTL time.Duration, now func() time.Time) *Store {
+	if capacity < 1 {
+		capacity = 1
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{
+		capacity: capacity,
+		ttl:      idleTTL,
+		now:      now,
+		items:    make(map[[32]byte]*list.Element, capacity),
+		lru:      list.New(),
+	}
+}
+
+func hash(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+
+// Bind records that sessionID was created for subject; the handler calls
+// it with the Mcp-Session-Id header of a successful initialize response.
+// Binding an id again rebinds it (the backend minted it anew).
+func (s *Store) Bind(sessionID, subject string) {
+	if sessionID == "" {
+		return
+	}
+	key, sub := hash(sessionID), hash(subject)
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expire(now)
+	if el, ok := s.items[key]; ok {
+		e := el.Value.(*entry)
+		e.subject, e.lastUsed = sub, now
+		s.lru.MoveToFront(el)
+		return
+	}
+	for s.lru.Len() >= s.capacity {
+		s.remove(s.lru.Back())
+	}
+	s.items[key] = s.lru.PushFront(&entry{session: key, subject: sub, lastUsed: now})
+}
+
+// Lookup says whether sessionID is bound to subject. An Owned binding's
+// idle timer is reset.
+func (s *Store) Lookup(sessionID, subject string) Verdict {
+	key := hash(sessionID)
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	el, ok := s.items[key]
+	if !ok {
+		return Unknown
+	}
+	e := el.Value.(*entry)
+	if s.expired(e, now) {
+		s.remove(el)
+		return Unknown
+	}
+	if e.subject != hash(subject) {
+		return Foreign
+	}
+	e.lastUsed = now
+	s.lru.MoveToFront(el)
+	return Owned
+}
+
+// Check reports whether a request of subject may use sessionID: only if
+// the id is bound to that subject. The handler answers false with 404, as
+// for a session that does not exist. Unknown ids are refused too: after an
+// eviction, an expiry or a restart, a spec-following client receiving 404
+// starts a new session, which binds again.
+func (s *Store) Check(sessionID, subject string) bool {
+	return s.Lookup(sessionID, subject) == Owned
+}
+
+// Forget drops a binding, after a successful DELETE of the session.
+func (s *Store) Forget(sessionID string) {
+	key := hash(sessionID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if el, ok := s.items[key]; ok {
+		s.remove(el)
+	}
+}
+
+// Len returns the number of bindings held, expired ones included until
+// they are swept.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lru.Len()
+}
+
+func (s *Store) expired(e *entry, now time.Time) bool {
+	return s.ttl > 0 && now.Sub(e.lastUsed) > s.ttl
+}
+
+// expire sweeps expired bindings from the least recently used end, where
+// they collect; it stops at the first live one.
+func (s *Store) expire(now time.Time) {
+	for el := s.lru.Back(); el != nil; el = s.lru.Back() {
+		if !s.expired(el.Value.(*entry), now) {
+			return
+		}
+		s.remove(el)
+	}
+}
+
+func (s *Store) remove(el *list.Element) {
+	delete(s.items, el.Value.(*entry).session)
+	s.lru.Remove(el)
+}

@@ -1,0 +1,186 @@
+package sessionbind
+
+import (
+	"crypto/rand"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// clock is an injectable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func TestLookup(t *testing.T) {
+	s := New(10, time.Hour, newClock().now)
+	s.Bind("sess-alice", "alice")
+	s.Bind("sess-bob", "bob")
+	tests := []struct {
+		session, subject string
+		want             Verdict
+		wantCheck        bool
+	}{
+		{"sess-alice", "alice", Owned, true},
+		{"sess-alice", "bob", Foreign, false}, // replayed by another subject
+		{"sess-bob", "alice", Foreign, false},
+		{"sess-bob", "bob", Owned, true},
+		{"sess-carol", "carol", Unknown, false},
+		{"", "alice", Unknown, false},
+		{"SESS-ALICE", "alice", Unknown, false}, // ids are exact
+		{"sess-alice", "Alice", Foreign, false}, // subjects are exact
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s by %s", tt.session, tt.subject), func(t *testing.T) {
+			if got := s.Lookup(tt.session, tt.subject); got != tt.want {
+				t.Errorf("Lookup = %v, want %v", got, tt.want)
+			}
+			if got := s.Check(tt.session, tt.subject); got != tt.wantCheck {
+				t.Errorf("Check = %v, want %v", got, tt.wantCheck)
+			}
+		})
+	}
+}
+
+func TestForeignLookupKeepsBinding(t *testing.T) {
+	s := New(10, time.Hour, nil)
+	s.Bind("s", "alice")
+	for range 3 {
+		if s.Check("s", "mallory") {
+			t.Fatal("replay by another subject accepted")
+		}
+	}
+	if !s.Check("s", "alice") {
+		t.Fatal("owner lost the session after a replay attempt")
+	}
+}
+
+func TestRebindAndForget(t *testing.T) {
+	s := New(10, time.Hour, nil)
+	s.Bind("s", "alice")
+	s.Bind("s", "bob")
+	if s.Check("s", "alice") || !s.Check("s", "bob") {
+		t.Fatal("rebinding did not move the session")
+	}
+	s.Forget("s")
+	if s.Lookup("s", "bob") != Unknown || s.Len() != 0 {
+		t.Fatal("Forget kept the binding")
+	}
+	s.Forget("never-bound") // no effect
+	s.Bind("", "alice")
+	if s.Len() != 0 {
+		t.Fatal("empty session id bound")
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	c := newClock()
+	s := New(10, 10*time.Minute, c.now)
+	s.Bind("a", "alice")
+	s.Bind("b", "bob")
+	c.advance(6 * time.Minute)
+	if !s.Check("a", "alice") { // use resets a's idle timer
+		t.Fatal("a expired early")
+	}
+	c.advance(6 * time.Minute) // b idle 12 min, a idle 6 min
+	if got := s.Lookup("b", "bob"); got != Unknown {
+		t.Fatalf("idle b = %v, want Unknown", got)
+	}
+	if !s.Check("a", "alice") {
+		t.Fatal("a expired though used")
+	}
+	c.advance(11 * time.Minute)
+	s.Bind("c", "carol") // sweeps a
+	if s.Len() != 1 {
+		t.Fatalf("Len = %d after sweep, want 1", s.Len())
+	}
+	// A foreign attempt does not keep a binding alive.
+	c.advance(9 * time.Minute)
+	s.Lookup("c", "mallory")
+	c.advance(2 * time.Minute)
+	if s.Lookup("c", "carol") != Unknown {
+		t.Fatal("foreign lookup refreshed the binding")
+	}
+}
+
+func TestEvictionBound(t *testing.T) {
+	const capacity = 1000
+	s := New(capacity, time.Hour, nil)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var last string
+	for range 100_000 {
+		last = rand.Text()
+		s.Bind(last, "subject-"+last[:4])
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if s.Len() != capacity || len(s.items) != capacity {
+		t.Fatalf("Len = %d, map %d; want %d", s.Len(), len(s.items), capacity)
+	}
+	// A thousand fixed-size entries; allow generous slack for the map.
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 2<<20 {
+		t.Fatalf("heap grew by %d bytes for %d bindings", grew, capacity)
+	}
+	if !s.Check(last, "subject-"+last[:4]) {
+		t.Fatal("most recent binding evicted")
+	}
+}
+
+func TestLRUOrder(t *testing.T) {
+	s := New(2, time.Hour, nil)
+	s.Bind("a", "x")
+	s.Bind("b", "x")
+	s.Check("a", "x") // a is now most recently used
+	s.Bind("c", "x")  // evicts b
+	if !s.Check("a", "x") || s.Check("b", "x") || !s.Check("c", "x") {
+		t.Fatal("least recently used binding not evicted first")
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	s := New(100, time.Hour, nil)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			sub := fmt.Sprint("user", g)
+			for i := range 1000 {
+				id := fmt.Sprintf("%d-%d", g, i)
+				s.Bind(id, sub)
+				s.Check(id, sub)
+				s.Check(id, "other")
+				if i%10 == 0 {
+					s.Forget(id)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if s.Len() > 100 {
+		t.Fatalf("Len = %d over capacity", s.Len())
+	}
+}
+
+func BenchmarkCheck(b *testing.B) {
+	s := New(10_000, time.Hour, nil)
+	s.Bind("3f1c2a9e-5b7d-4e61-9c1a-0d2b3c4e5f60", "user-1")
+	b.ReportAllocs()
+	for b.Loop() {
+		if !s.Check("3f1c2a9e-5b7d-4e61-9c1a-0d2b3c4e5f60", "user-1") {
+			b.Fatal("refused")
+		}
+	}
+}
