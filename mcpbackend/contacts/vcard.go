@@ -1,7 +1,7 @@
 package contacts
 
 import (
-		"fmt"
+	"fmt"
 	"regexp"
 	"sort"
 	"strings"
