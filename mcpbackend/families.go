@@ -1,6 +1,7 @@
 package mcpbackend
 
 import (
+	"github.com/scopegate/scopegate/mcpbackend/cookbook"
 	"github.com/scopegate/scopegate/mcpbackend/files"
 	"github.com/scopegate/scopegate/mcpbackend/notes"
 	"github.com/scopegate/scopegate/mcpbackend/sharing"
@@ -10,8 +11,9 @@ import (
 // name used in the `apps` option. A new family is one line here.
 func DefaultFamilies() map[string]Family {
 	return map[string]Family{
-		"notes":   notes.Tools,
-		"files":   files.Tools,
-		"sharing": sharing.Tools,
+		"notes":    notes.Tools,
+		"files":    files.Tools,
+		"sharing":  sharing.Tools,
+		"cookbook": cookbook.Tools,
 	}
 }

@@ -128,8 +128,13 @@ func (c *Client) BaseURL() string { return c.base.String() }
 // base URL, keeping a base path such as "/nextcloud".
 func (c *Client) URL(path string, q url.Values) string {
 	u := *c.base
-	u.RawPath = ""
-	u.Path = c.base.Path + path
+	full := c.base.EscapedPath() + path
+	u.RawPath = full
+	if p, err := url.PathUnescape(full); err == nil {
+		u.Path = p
+	} else {
+		u.Path, u.RawPath = full, ""
+	}
 	if q != nil {
 		u.RawQuery = q.Encode()
 	}

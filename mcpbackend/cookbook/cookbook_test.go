@@ -1,0 +1,90 @@
+package cookbook_test
+
+import (
+	"testing"
+
+	"github.com/scopegate/scopegate/internal/nextcloudfake/backendtest"
+	"github.com/scopegate/scopegate/mcpbackend/cookbook"
+)
+
+const api = "/index.php/apps/cookbook/api/v1"
+
+func TestTools(t *testing.T) {
+	cases := []backendtest.Case{
+		{Name: "import", Tool: "nc_cookbook_import_recipe", Args: map[string]any{"url": "http://vm:19998/shakshuka.html"},
+			Calls: []string{"POST " + api + "/import"}, Structured: "recipe", Contains: []string{"Fixture Shakshuka"}},
+		{Name: "import refused", Tool: "nc_cookbook_import_recipe", Args: map[string]any{"url": "http://127.0.0.1:19998/shakshuka.html"},
+			Serve: []string{"cookbook/23-import-recipe-ip-url-400"},
+			Calls: []string{"POST " + api + "/import"}, WantError: true, Contains: []string{"(HTTP 400): The provided URL is not allowed."}},
+		{Name: "import bad url", Tool: "nc_cookbook_import_recipe", Args: map[string]any{"url": "file:///etc/passwd"}, WantError: true},
+		{Name: "list", Tool: "nc_cookbook_list_recipes", Args: map[string]any{},
+			Calls: []string{"GET " + api + "/recipes"}, Structured: "recipes", Contains: []string{"MCP Pancakes"}},
+		{Name: "list unauthorised", Tool: "nc_cookbook_list_recipes", Args: map[string]any{},
+			Serve: []string{"cookbook/32-list-recipes-wrong-password-401"},
+			Calls: []string{"GET " + api + "/recipes"}, WantError: true, Contains: []string{"HTTP 401"}},
+		{Name: "get", Tool: "nc_cookbook_get_recipe", Args: map[string]any{"recipe_id": 392},
+			Calls: []string{"GET " + api + "/recipes/392"}, Structured: "recipe", Contains: []string{"Fluffy pancakes"}},
+		{Name: "get missing", Tool: "nc_cookbook_get_recipe", Args: map[string]any{"recipe_id": 999999},
+			Calls: []string{"GET " + api + "/recipes/999999"}, WantError: true, Contains: []string{"HTTP 404"}},
+		{Name: "create", Tool: "nc_cookbook_create_recipe", Args: map[string]any{
+			"name": "Fixture Lemon Pancakes", "description": "Fluffy pancakes with lemon zest.",
+			"ingredients":  []string{"200 g flour", "2 eggs", "300 ml milk", "1 lemon (zest)", "1 tbsp sugar"},
+			"instructions": []string{"Whisk the dry ingredients.", "Add eggs, milk and zest; rest 10 minutes.", "Fry small pancakes in butter."},
+			"url":          "https://example.com/lemon-pancakes", "prep_time": "PT10M", "cook_time": "PT15M", "total_time": "PT25M",
+			"recipe_yield": 4, "category": "Breakfast", "keywords": "pancakes,lemon,sweet"},
+			Calls: []string{"POST " + api + "/recipes"}, Structured: "recipe_id", Contains: []string{`"recipe_id":"392"`}},
+		{Name: "create duplicate", Tool: "nc_cookbook_create_recipe", Args: map[string]any{"name": "Fixture Lemon Pancakes"},
+			Serve: []string{"cookbook/06-create-recipe-duplicate-name-409"},
+			Calls: []string{"POST " + api + "/recipes"}, WantError: true, Contains: []string{"(HTTP 409): Another recipe with that name already exists"}},
+		{Name: "create without name", Tool: "nc_cookbook_create_recipe", Args: map[string]any{"description": "nameless"}, WantError: true},
+		{Name: "update", Tool: "nc_cookbook_update_recipe", Args: map[string]any{"recipe_id": 392, "description": "Fluffy pancakes with lemon zest and a pinch of salt."},
+			Calls: []string{"GET " + api + "/recipes/392", "PUT " + api + "/recipes/392"}, Structured: "recipe", Contains: []string{"pinch of salt", "recipeIngredient"}},
+		{Name: "update missing", Tool: "nc_cookbook_update_recipe", Args: map[string]any{"recipe_id": 999999, "name": "x"},
+			Calls: []string{"GET " + api + "/recipes/999999"}, WantError: true, Contains: []string{"HTTP 404"}},
+		{Name: "delete", Tool: "nc_cookbook_delete_recipe", Args: map[string]any{"recipe_id": 392},
+			Calls: []string{"DELETE " + api + "/recipes/392"}, Contains: []string{"Recipe 392 deleted successfully"}},
+		{Name: "delete unauthorised", Tool: "nc_cookbook_delete_recipe", Args: map[string]any{"recipe_id": 1},
+			ServeAs: map[string]string{"DELETE " + api + "/recipes/1": "cookbook/32-list-recipes-wrong-password-401"},
+			Calls:   []string{"DELETE " + api + "/recipes/1"}, WantError: true, Contains: []string{"HTTP 401"}},
+		{Name: "search", Tool: "nc_cookbook_search_recipes", Args: map[string]any{"query": "lemon"},
+			Calls: []string{"GET " + api + "/search/lemon"}, Structured: "recipes", Contains: []string{"Fixture Lemon Pancakes"}},
+		{Name: "search escapes", Tool: "nc_cookbook_search_recipes", Args: map[string]any{"query": "no such dish"},
+			Calls: []string{"GET " + api + "/search/no%20such%20dish"}, Structured: "recipes"},
+		{Name: "search empty", Tool: "nc_cookbook_search_recipes", Args: map[string]any{"query": " "}, WantError: true},
+		{Name: "categories", Tool: "nc_cookbook_list_categories", Args: map[string]any{},
+			Calls: []string{"GET " + api + "/categories"}, Structured: "categories", Contains: []string{"Breakfast"}},
+		{Name: "categories unauthorised", Tool: "nc_cookbook_list_categories", Args: map[string]any{},
+			ServeAs: map[string]string{"GET " + api + "/categories": "cookbook/32-list-recipes-wrong-password-401"},
+			Calls:   []string{"GET " + api + "/categories"}, WantError: true, Contains: []string{"HTTP 401"}},
+		{Name: "in category", Tool: "nc_cookbook_get_recipes_in_category", Args: map[string]any{"category": "Breakfast"},
+			Calls: []string{"GET " + api + "/category/Breakfast"}, Structured: "recipes"},
+		{Name: "uncategorized", Tool: "nc_cookbook_get_recipes_in_category", Args: map[string]any{"category": "_"},
+			Calls: []string{"GET " + api + "/category/_"}, Structured: "recipes", Contains: []string{"MCP Pancakes"}},
+		{Name: "in category unauthorised", Tool: "nc_cookbook_get_recipes_in_category", Args: map[string]any{"category": "Dinner"},
+			ServeAs: map[string]string{"GET " + api + "/category/Dinner": "cookbook/32-list-recipes-wrong-password-401"},
+			Calls:   []string{"GET " + api + "/category/Dinner"}, WantError: true, Contains: []string{"HTTP 401"}},
+		{Name: "keywords", Tool: "nc_cookbook_list_keywords", Args: map[string]any{},
+			Calls: []string{"GET " + api + "/keywords"}, Structured: "keywords", Contains: []string{"lemon"}},
+		{Name: "keywords unauthorised", Tool: "nc_cookbook_list_keywords", Args: map[string]any{},
+			ServeAs: map[string]string{"GET " + api + "/keywords": "cookbook/32-list-recipes-wrong-password-401"},
+			Calls:   []string{"GET " + api + "/keywords"}, WantError: true, Contains: []string{"HTTP 401"}},
+		{Name: "with keywords", Tool: "nc_cookbook_get_recipes_with_keywords", Args: map[string]any{"keywords": []string{"lemon", "sweet"}},
+			Calls: []string{"GET " + api + "/tags/lemon%2Csweet"}, Structured: "recipes"},
+		{Name: "with no keywords", Tool: "nc_cookbook_get_recipes_with_keywords", Args: map[string]any{"keywords": []string{}}, WantError: true},
+		{Name: "with keywords unauthorised", Tool: "nc_cookbook_get_recipes_with_keywords", Args: map[string]any{"keywords": []string{"x"}},
+			ServeAs: map[string]string{"GET " + api + "/tags/x": "cookbook/32-list-recipes-wrong-password-401"},
+			Calls:   []string{"GET " + api + "/tags/x"}, WantError: true, Contains: []string{"HTTP 401"}},
+		{Name: "set config", Tool: "nc_cookbook_set_config", Args: map[string]any{"folder": "/Recipes", "update_interval": 5, "print_image": true},
+			Calls: []string{"POST " + api + "/config"}, Contains: []string{"saved"}},
+		{Name: "set config nothing", Tool: "nc_cookbook_set_config", Args: map[string]any{}, WantError: true},
+		{Name: "set config unauthorised", Tool: "nc_cookbook_set_config", Args: map[string]any{"folder": "/R"},
+			ServeAs: map[string]string{"POST " + api + "/config": "cookbook/32-list-recipes-wrong-password-401"},
+			Calls:   []string{"POST " + api + "/config"}, WantError: true, Contains: []string{"HTTP 401"}},
+		{Name: "reindex", Tool: "nc_cookbook_reindex", Args: map[string]any{},
+			Calls: []string{"POST " + api + "/reindex"}, Contains: []string{"Search index rebuilt successfully"}},
+		{Name: "reindex unauthorised", Tool: "nc_cookbook_reindex", Args: map[string]any{},
+			ServeAs: map[string]string{"POST " + api + "/reindex": "cookbook/32-list-recipes-wrong-password-401"},
+			Calls:   []string{"POST " + api + "/reindex"}, WantError: true, Contains: []string{"HTTP 401"}},
+	}
+	backendtest.Run(t, "cookbook", cookbook.Tools, cases, backendtest.Options{})
+}
