@@ -5,6 +5,7 @@ import (
 	"github.com/scopegate/scopegate/mcpbackend/files"
 	"github.com/scopegate/scopegate/mcpbackend/notes"
 	"github.com/scopegate/scopegate/mcpbackend/sharing"
+	"github.com/scopegate/scopegate/mcpbackend/tables"
 )
 
 // DefaultFamilies returns every tool family the backend offers, by the
@@ -15,5 +16,6 @@ func DefaultFamilies() map[string]Family {
 		"files":    files.Tools,
 		"sharing":  sharing.Tools,
 		"cookbook": cookbook.Tools,
+		"tables":   tables.Tools,
 	}
 }
