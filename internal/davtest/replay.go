@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -56,8 +57,9 @@ func testdata() string {
 
 // Replay serves recorded Nextcloud answers: a request gets the response of
 // the fixture with the same method and path (and, when several match, the
-// same If-Match, If-None-Match and Depth headers). Anything else is a 404,
-// and is recorded in Unmatched so tests can tell what the client sent.
+// same If-Match, If-None-Match and Depth headers); a PUT may also match a
+// recorded PUT into the same collection. Anything else is a 404, and is
+// recorded in Unmatched so tests can tell what the client sent.
 type Replay struct {
 	*httptest.Server
 
@@ -86,10 +88,19 @@ func (r *Replay) serve(w http.ResponseWriter, req *http.Request) {
 	score := -1
 	for i := range r.exchanges {
 		ex := &r.exchanges[i]
-		if ex.Request.Method != req.Method || strings.TrimSuffix(ex.Request.Path, "/") != strings.TrimSuffix(req.URL.Path, "/") {
+		if ex.Request.Method != req.Method {
 			continue
 		}
 		s := 0
+		switch {
+		case strings.TrimSuffix(ex.Request.Path, "/") == strings.TrimSuffix(req.URL.Path, "/"):
+			s = 10
+		case req.Method == http.MethodPut && path.Dir(ex.Request.Path) == path.Dir(req.URL.Path):
+			// Clients name new objects themselves; a PUT into the same
+			// collection gets the recorded answer.
+		default:
+			continue
+		}
 		for _, h := range []string{"If-Match", "If-None-Match", "Depth"} {
 			if ex.Request.Headers[h] == req.Header.Get(h) {
 				s++

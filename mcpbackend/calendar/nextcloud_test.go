@@ -1,0 +1,83 @@
+package calendar_test
+
+import (
+	"testing"
+
+	"github.com/scopegate/scopegate/internal/davtest"
+	"github.com/scopegate/scopegate/mcpbackend/calendar"
+	"github.com/scopegate/scopegate/mcpbackend/nextcloud"
+)
+
+// nextcloudSession drives the tools through MCP against recorded
+// Nextcloud 34 answers.
+func nextcloudSession(t *testing.T, fixtures ...string) (*davtest.Session, *davtest.Replay) {
+	t.Helper()
+	r := davtest.NewReplay(t, append([]string{"core/15", "core/16"}, fixtures...)...)
+	tools, err := calendar.Tools(davtest.Config(r.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return davtest.Serve(t, nextcloud.Basic{Username: "admin", Password: "app-password"}, tools), r
+}
+
+func TestNextcloudUpdateEvent(t *testing.T) {
+	s, r := nextcloudSession(t, "calendar/38", "calendar/19", "calendar/22")
+	var ev calendar.Event
+	s.OK("nc_calendar_update_event", map[string]any{"calendar_name": "fixture-work", "event_uid": "fixture-standup-7f3c2a", "title": "Weekly standup (moved)", "location": "Room 5.01"}, &ev)
+	if ev.ETag != "f2737a4d422002588658c0629d4d005b" || ev.Href != "/remote.php/dav/calendars/admin/fixture-work/fixture-standup-7f3c2a.ics" ||
+		ev.Start != "2026-12-01T09:30:00+01:00" || ev.RecurrenceRule != "FREQ=WEEKLY;BYDAY=TU;COUNT=10" || len(ev.Attendees) != 2 {
+		t.Fatalf("updated = %+v", ev)
+	}
+	if got := r.Sent("PUT")[0].Header.Get("If-Match"); got != `"be7370272e715cd3dcb604e7bca77b39"` {
+		t.Errorf("update sent If-Match %q, want the ETag read just before", got)
+	}
+}
+
+func TestNextcloudStaleUpdate(t *testing.T) {
+	s, _ := nextcloudSession(t, "calendar/38", "calendar/19", "calendar/23")
+	s.Fail("nc_calendar_update_event", map[string]any{"calendar_name": "fixture-work", "event_uid": "fixture-standup-7f3c2a", "title": "x"},
+		"nc_calendar_update_event failed: storing the event (HTTP 412): An If-Match header was specified", "Re-read", "nothing was overwritten")
+}
+
+func TestNextcloudTodoIntoPersonal(t *testing.T) {
+	// The calendar says it takes only VEVENT: refused before any write.
+	s, r := nextcloudSession(t, "calendar/01")
+	s.Fail("nc_calendar_create_todo", map[string]any{"calendar_name": "personal", "summary": "Write quarterly report"},
+		"accepts only [VEVENT]", "VTODO")
+	if n := len(r.Sent("PUT")); n != 0 {
+		t.Errorf("%d PUTs sent to a VEVENT-only calendar", n)
+	}
+
+	// A listing without the component set: Nextcloud's 403 is explained.
+	s, r = nextcloudSession(t, "calendar/38", "calendar/11")
+	s.Fail("nc_calendar_create_todo", map[string]any{"calendar_name": "personal", "summary": "Write quarterly report"},
+		"storing the task (HTTP 403): iCalendar objects must at least have a component of type VEVENT", "does not accept this kind of item")
+	if put := r.Sent("PUT"); len(put) != 1 || put[0].Header.Get("If-None-Match") != "*" {
+		t.Errorf("create sent %v, want one PUT with If-None-Match: *", put)
+	}
+}
+
+func TestNextcloudCalendarList(t *testing.T) {
+	s, _ := nextcloudSession(t, "calendar/38")
+	var l calList
+	s.OK("nc_calendar_list_calendars", nil, &l)
+	var names []string
+	for _, c := range l.Calendars {
+		names = append(names, c.Name)
+	}
+	// fixture-cs-color sits in the trash bin as a deleted-calendar.
+	if !equal(names, []string{"personal", "contact_birthdays", "work", "fixture-work", "app-generated--deck--board-1", "app-generated--deck--board-2"}) {
+		t.Fatalf("calendars = %v", names)
+	}
+}
+
+func TestNextcloudDeleteEvent(t *testing.T) {
+	s, r := nextcloudSession(t, "calendar/38", "calendar/19", "calendar/25")
+	// The recorded REPORT answers with the standup; the recorded DELETE is
+	// for the offsite, so only the request is checked here.
+	s.Call("nc_calendar_delete_event", map[string]any{"calendar_name": "fixture-work", "event_uid": "fixture-standup-7f3c2a"})
+	del := r.Sent("DELETE")
+	if len(del) != 1 || del[0].URL.Path != "/remote.php/dav/calendars/admin/fixture-work/fixture-standup-7f3c2a.ics" || del[0].Header.Get("If-Match") != `"be7370272e715cd3dcb604e7bca77b39"` {
+		t.Fatalf("DELETE requests = %v", del)
+	}
+}
