@@ -120,17 +120,29 @@ func FuzzSSEStructured(f *testing.F) {
 			body = pretty.Bytes()
 		}
 		var s strings.Builder
+		// blank ends an event. After a CR, an LF would only complete that
+		// CR's line end, so use CRLF then.
+		blank := func() {
+			e := eol()
+			if e == "\n" && strings.HasSuffix(s.String(), "\r") {
+				e = "\r\n"
+			}
+			s.WriteString(e)
+		}
 		if next()%2 == 1 {
 			s.WriteString("\uFEFF")
 		}
 		for range int(next()) % 3 {
 			switch next() % 3 {
 			case 0:
-				s.WriteString(": keepalive" + eol() + eol())
+				s.WriteString(": keepalive" + eol())
+				blank()
 			case 1:
-				s.WriteString("id: p" + eol() + "data:" + eol() + eol())
+				s.WriteString("id: p" + eol() + "data:" + eol())
+				blank()
 			case 2:
-				s.WriteString("event: message" + eol() + `data: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}` + eol() + eol())
+				s.WriteString("event: message" + eol() + `data: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}` + eol())
+				blank()
 			}
 		}
 		s.WriteString("id: 42" + eol() + "event: message" + eol())
@@ -156,7 +168,7 @@ func FuzzSSEStructured(f *testing.F) {
 		for _, line := range strings.Split(text, "\n") {
 			s.WriteString("data: " + line + eol())
 		}
-		s.WriteString(eol())
+		blank()
 
 		out, failed := writeChunked([]byte(s.String()), cuts)
 		if failed {
@@ -182,7 +194,7 @@ func FuzzSSEStructured(f *testing.F) {
 			}
 		}
 		if listEvents != 1 {
-			t.Fatalf("%d list events in output %q", listEvents, out)
+			t.Fatalf("%d list events in output %q from %q", listEvents, out, s.String())
 		}
 	})
 }
