@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -264,12 +263,11 @@ func dayOf(t time.Time) time.Time {
 
 // normalizeRule validates an RRULE given with or without "RRULE:".
 func normalizeRule(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(strings.TrimPrefix(s, "RRULE:"), "rrule:")
+	s = strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "RRULE:")
 	if _, err := rrule.StrToROption(s); err != nil {
 		return "", fmt.Errorf("recurrence_rule %q is not a valid RFC 5545 RRULE (e.g. FREQ=WEEKLY;BYDAY=MO,WE): %w", s, err)
 	}
-	return strings.ToUpper(s), nil
+	return s, nil
 }
 
 func applyRecurrence(c *ical.Component, a eventArgs) error {
@@ -931,5 +929,3 @@ func upcomingEventsTool(s store) tooldef.Tool {
 		}),
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
