@@ -393,20 +393,38 @@ func toVersion(card vcard.Card, version string) {
 	toV4(card)
 }
 
-// toV4 upgrades a 3.0 card; the library sets VERSION and PREF, the
-// 3.0-only labels go here.
+// toV4 upgrades a 3.0 card: the library sets VERSION; TYPE=pref becomes
+// PREF=1 and the 3.0-only INTERNET label and LABEL property go.
 func toV4(card vcard.Card) {
 	vcard.ToV4(card)
-	for _, f := range card[vcard.FieldEmail] {
-		var keep []string
-		for _, t := range f.Params.Types() {
-			if !strings.EqualFold(t, "internet") {
-				keep = append(keep, strings.ToLower(t))
-			}
+	for k, fields := range card {
+		if k == vcard.FieldVersion {
+			continue
 		}
-		delete(f.Params, vcard.ParamType)
-		for _, t := range keep {
-			f.Params.Add(vcard.ParamType, t)
+		for _, f := range fields {
+			pref := f.Params.Get("pref") != ""
+			delete(f.Params, "pref")
+			var keep []string
+			for _, typ := range f.Params.Types() {
+				for _, one := range strings.Split(typ, ",") {
+					switch l := strings.ToLower(strings.TrimSpace(one)); l {
+					case "pref":
+						pref = true
+					case "internet", "":
+					default:
+						keep = append(keep, l)
+					}
+				}
+			}
+			if _, ok := f.Params[vcard.ParamType]; ok {
+				delete(f.Params, vcard.ParamType)
+				for _, typ := range keep {
+					f.Params.Add(vcard.ParamType, typ)
+				}
+			}
+			if pref {
+				f.Params.Set(vcard.ParamPreferred, "1")
+			}
 		}
 	}
 	delete(card, "LABEL")
