@@ -21,7 +21,11 @@ const scopesSupported = "openid notes:read notes:write files:read"
 type envOptions struct {
 	// gatewayExtra are more lines inside the mcp_gateway block.
 	gatewayExtra string
-	provider     oidctest.Options
+	// cacheTTL is the cache_ttl value; default 5m.
+	cacheTTL string
+	// noIntrospection leaves out the introspection block.
+	noIntrospection bool
+	provider        oidctest.Options
 }
 
 // env is one test's world: provider, MCP server and Caddy with the gateway.
@@ -49,6 +53,14 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		opts.provider.Audience = []string{e.resource}
 	}
 	e.provider = oidctest.Start(t, opts.provider)
+	introspection := "\t\tintrospection {\n\t\t\tclient_id {env.MCP_CLIENT_ID}\n\t\t\tclient_secret {env.MCP_CLIENT_SECRET}\n\t\t}"
+	if opts.noIntrospection {
+		introspection = ""
+	}
+	cacheTTL := opts.cacheTTL
+	if cacheTTL == "" {
+		cacheTTL = "5m"
+	}
 
 	caddyfile := fmt.Sprintf(`{
 	admin 127.0.0.1:%[3]d
@@ -63,20 +75,21 @@ http://127.0.0.1:%[1]d {
 	mcp_gateway {
 		resource %[2]s
 		issuer %[5]s
-		introspection {
-			client_id {env.MCP_CLIENT_ID}
-			client_secret {env.MCP_CLIENT_SECRET}
-		}
-		cache_ttl 5m
+%[9]s
+		cache_ttl %[10]s
 		scopes_supported %[6]s
 %[7]s
 	}
 	reverse_proxy /mcp* %[8]s {
 		header_up Host {upstream_hostport}
+		header_up X-Test-Auth-User {http.auth.user.id}
+		header_up X-Test-Auth-Client {http.auth.user.client_id}
+		header_up X-Test-Auth-Scopes {http.auth.user.scopes}
 	}
 	respond /other "passthrough" 200
 }
-`, port, e.resource, adminPort, httpsPort, e.provider.Issuer(), scopesSupported, indent(opts.gatewayExtra, "\t\t"), e.mcp.Addr)
+`, port, e.resource, adminPort, httpsPort, e.provider.Issuer(), scopesSupported, indent(opts.gatewayExtra, "\t\t"), e.mcp.Addr,
+		introspection, cacheTTL)
 	e.caddy = startCaddy(t, caddyfile, []string{
 		"MCP_CLIENT_ID=" + oidctest.ResourceServerID,
 		"MCP_CLIENT_SECRET=" + oidctest.ClientSecret,

@@ -374,6 +374,10 @@ func TestIdentityForwarded(t *testing.T) {
 				"X-Scopegate-Scopes":    {"notes:read files:read"},
 				"X-Scopegate-Extra":     nil,
 				"Authorization":         {"Bearer " + tok},
+				// Caddy placeholders set by the gateway, sent by header_up.
+				"X-Test-Auth-User":   {"sub-" + tc.clientID},
+				"X-Test-Auth-Client": {tc.clientID},
+				"X-Test-Auth-Scopes": {"notes:read files:read"},
 			}
 			for name, v := range want {
 				if !slices.Equal(h.Values(name), v) {
