@@ -97,7 +97,9 @@ type collectionP struct {
 	CTag        string `xml:"http://calendarserver.org/ns/ getctag"`
 	Description string `xml:"urn:ietf:params:xml:ns:caldav calendar-description"`
 	Color       string `xml:"http://apple.com/ns/ical/ calendar-color"`
-	Source      string `xml:"http://calendarserver.org/ns/ source>href"`
+	Source      struct {
+		Href string `xml:"DAV: href"`
+	} `xml:"http://calendarserver.org/ns/ source"`
 	Comps       []struct {
 		Name string `xml:"name,attr"`
 	} `xml:"urn:ietf:params:xml:ns:caldav supported-calendar-component-set>comp"`
@@ -165,8 +167,8 @@ func calendarsFrom(ms *multistatus) []Calendar {
 			if p.CTag != "" {
 				cal.CTag = p.CTag
 			}
-			if p.Source != "" {
-				cal.Source = strings.TrimSpace(p.Source)
+			if p.Source.Href != "" {
+				cal.Source = strings.TrimSpace(p.Source.Href)
 			}
 			for _, comp := range p.Comps {
 				cal.Components = append(cal.Components, comp.Name)
