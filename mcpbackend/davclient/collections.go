@@ -100,7 +100,7 @@ type collectionP struct {
 	Source      struct {
 		Href string `xml:"DAV: href"`
 	} `xml:"http://calendarserver.org/ns/ source"`
-	Comps       []struct {
+	Comps []struct {
 		Name string `xml:"name,attr"`
 	} `xml:"urn:ietf:params:xml:ns:caldav supported-calendar-component-set>comp"`
 }
