@@ -70,8 +70,8 @@ func bulkOperationsTool(s store) tooldef.Tool {
 			mcp.WithString("new_description", mcp.Description("update: new description")),
 			mcp.WithString("new_location", mcp.Description("update: new location")),
 			mcp.WithString("new_categories", mcp.Description("update: new comma-separated categories")),
-			mcp.WithNumber("new_priority", mcp.Description("update: new priority 0-9")),
-			mcp.WithNumber("new_reminder_minutes", mcp.Description("update: new reminder (0 removes reminders)")),
+			mcp.WithInteger("new_priority", mcp.Description("update: new priority 0-9")),
+			mcp.WithInteger("new_reminder_minutes", mcp.Description("update: new reminder (0 removes reminders)")),
 			mcp.WithString("target_calendar", mcp.Description("move: the calendar to move the events to")),
 			mcp.WithBoolean("dry_run", mcp.Description("Only report what would be changed"), mcp.DefaultBool(false)),
 			mcp.WithString("timezone", mcp.Description("IANA zone of the dates (default UTC)")),
@@ -174,7 +174,7 @@ func (s store) bulk(ctx context.Context, a bulkArgs) (bulkResult, error) {
 
 func (s store) bulkOne(ctx context.Context, op string, it selected, target davclient.Calendar, a bulkArgs) error {
 	if op != "move" && it.cal.ReadOnly {
-		return fmt.Errorf("calendar %q is a read-only subscription", it.cal.Name)
+		return fmt.Errorf("calendar %q is read-only (a subscription or shared read-only)", it.cal.Name)
 	}
 	switch op {
 	case "delete":

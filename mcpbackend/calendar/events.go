@@ -417,10 +417,10 @@ func eventSchema(opts ...mcp.ToolOption) []mcp.ToolOption {
 		mcp.WithString("recurrence_rule", mcp.Description("RFC 5545 RRULE such as FREQ=WEEKLY;BYDAY=TU or FREQ=DAILY;COUNT=10; expanded in the event's time zone")),
 		mcp.WithString("recurrence_end_date", mcp.Description("Last day of the series (YYYY-MM-DD); replaces COUNT/UNTIL")),
 		mcp.WithString("exception_dates", mcp.Description("Comma-separated occurrences to leave out of the series (dates or date-times); replaces the existing list")),
-		mcp.WithNumber("reminder_minutes", mcp.Description("A reminder this many minutes before the start; 0 for none")),
+		mcp.WithInteger("reminder_minutes", mcp.Description("A reminder this many minutes before the start; 0 for none")),
 		mcp.WithBoolean("reminder_email", mcp.Description("Also send the reminder by e-mail")),
 		mcp.WithString("status", mcp.Description("CONFIRMED, TENTATIVE or CANCELLED"), mcp.Enum(eventStatuses...)),
-		mcp.WithNumber("priority", mcp.Description("0 (undefined), 1 (highest) to 9 (lowest)"), mcp.Min(0), mcp.Max(9)),
+		mcp.WithInteger("priority", mcp.Description("0 (undefined), 1 (highest) to 9 (lowest)"), mcp.Min(0), mcp.Max(9)),
 		mcp.WithString("privacy", mcp.Description("PUBLIC, PRIVATE or CONFIDENTIAL (iCalendar CLASS)"), mcp.Enum(privacies...)),
 		mcp.WithString("attendees", mcp.Description("Comma-separated e-mail addresses, optionally \"Name <mail>\"; replaces the attendee list")),
 		mcp.WithString("url", mcp.Description("A link for the event")),
@@ -610,7 +610,7 @@ func (s store) deleteObject(ctx context.Context, calendarName, comp, uid string)
 		return nil, err
 	}
 	if cal.ReadOnly {
-		return nil, step("checking the calendar", fmt.Errorf("calendar %q is a read-only subscription", cal.Name))
+		return nil, step("checking the calendar", fmt.Errorf("calendar %q is read-only (a subscription or shared read-only)", cal.Name))
 	}
 	obj, err := s.byUID(ctx, cal, comp, uid)
 	if err != nil {
@@ -643,12 +643,12 @@ func createMeetingTool(s store) tooldef.Tool {
 			mcp.WithString("title", mcp.Required(), mcp.Description("Meeting title")),
 			mcp.WithString("date", mcp.Required(), mcp.Description("Day of the meeting, YYYY-MM-DD")),
 			mcp.WithString("time", mcp.Required(), mcp.Description("Start time, HH:MM (24h) in `timezone`")),
-			mcp.WithNumber("duration_minutes", mcp.Description("Length in minutes"), mcp.DefaultNumber(60), mcp.Min(1)),
+			mcp.WithInteger("duration_minutes", mcp.Description("Length in minutes"), mcp.DefaultNumber(60), mcp.Min(1)),
 			mcp.WithString("calendar_name", mcp.Description("Calendar to add it to"), mcp.DefaultString("personal")),
 			mcp.WithString("attendees", mcp.Description("Comma-separated e-mail addresses, optionally \"Name <mail>\"")),
 			mcp.WithString("location", mcp.Description("Where it takes place")),
 			mcp.WithString("description", mcp.Description("Agenda or notes")),
-			mcp.WithNumber("reminder_minutes", mcp.Description("Reminder before the start; 0 for none"), mcp.DefaultNumber(15)),
+			mcp.WithInteger("reminder_minutes", mcp.Description("Reminder before the start; 0 for none"), mcp.DefaultNumber(15)),
 			mcp.WithString("timezone", mcp.Description("IANA time zone of date and time (default UTC)")),
 			tooldef.Annotations(false, false, false, true),
 			mcp.WithOutputSchema[Event](),
@@ -752,8 +752,8 @@ type listEventsArgs struct {
 
 func filterOptions() []mcp.ToolOption {
 	return []mcp.ToolOption{
-		mcp.WithNumber("min_attendees", mcp.Description("Only events with at least this many attendees")),
-		mcp.WithNumber("min_duration_minutes", mcp.Description("Only events lasting at least this long")),
+		mcp.WithInteger("min_attendees", mcp.Description("Only events with at least this many attendees")),
+		mcp.WithInteger("min_duration_minutes", mcp.Description("Only events lasting at least this long")),
 		mcp.WithString("categories", mcp.Description("Only events in any of these comma-separated categories")),
 		mcp.WithString("status", mcp.Description("Only events with this status (CONFIRMED, TENTATIVE, CANCELLED)")),
 		mcp.WithString("title_contains", mcp.Description("Only events whose title contains this text (case-insensitive)")),
@@ -768,7 +768,7 @@ func listEventsTool(s store) tooldef.Tool {
 		mcp.WithString("calendar_name", mcp.Description("Calendar to search; empty for all calendars")),
 		mcp.WithString("start_date", mcp.Description("Window start, YYYY-MM-DD or a date-time (default: today)")),
 		mcp.WithString("end_date", mcp.Description("Window end, inclusive day YYYY-MM-DD or a date-time (default: 30 days after the start)")),
-		mcp.WithNumber("limit", mcp.Description("Maximum number of events returned"), mcp.DefaultNumber(50), mcp.Min(1)),
+		mcp.WithInteger("limit", mcp.Description("Maximum number of events returned"), mcp.DefaultNumber(50), mcp.Min(1)),
 		mcp.WithBoolean("search_all_calendars", mcp.Description("Search every calendar even if calendar_name is given"), mcp.DefaultBool(false)),
 		mcp.WithString("timezone", mcp.Description("IANA zone for dates without a time and for all-day events (default UTC)")),
 	}
@@ -897,8 +897,8 @@ func upcomingEventsTool(s store) tooldef.Tool {
 		Def: mcp.NewTool(name,
 			mcp.WithDescription("The next events from now on, recurring events expanded, across all calendars or one."),
 			mcp.WithString("calendar_name", mcp.Description("Calendar to look at; empty for all")),
-			mcp.WithNumber("days_ahead", mcp.Description("How many days ahead to look"), mcp.DefaultNumber(7), mcp.Min(1)),
-			mcp.WithNumber("limit", mcp.Description("Maximum number of events"), mcp.DefaultNumber(10), mcp.Min(1)),
+			mcp.WithInteger("days_ahead", mcp.Description("How many days ahead to look"), mcp.DefaultNumber(7), mcp.Min(1)),
+			mcp.WithInteger("limit", mcp.Description("Maximum number of events"), mcp.DefaultNumber(10), mcp.Min(1)),
 			mcp.WithString("timezone", mcp.Description("IANA zone for all-day events (default UTC)")),
 			tooldef.Annotations(true, false, true, true),
 			mcp.WithOutputSchema[eventsResult](),

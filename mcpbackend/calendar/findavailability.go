@@ -42,7 +42,7 @@ func findAvailabilityTool(s store) tooldef.Tool {
 	return tooldef.Tool{
 		Def: mcp.NewTool(name,
 			mcp.WithDescription("Find free time for a meeting of the given length: collects busy time from every calendar of the user (recurring events expanded; cancelled, transparent and all-day events do not block), then returns the free periods within business hours (or the whole day), skipping weekends if asked."),
-			mcp.WithNumber("duration_minutes", mcp.Required(), mcp.Description("Length of the meeting in minutes"), mcp.Min(1)),
+			mcp.WithInteger("duration_minutes", mcp.Required(), mcp.Description("Length of the meeting in minutes"), mcp.Min(1)),
 			mcp.WithString("attendees", mcp.Description("Comma-separated attendees; only the user's own calendars are visible, so their busy times are not included")),
 			mcp.WithString("date_range_start", mcp.Description("Search from this date or date-time (default: now)")),
 			mcp.WithString("date_range_end", mcp.Description("Search until this day, inclusive, or date-time (default: 7 days after the start)")),
@@ -52,7 +52,7 @@ func findAvailabilityTool(s store) tooldef.Tool {
 			mcp.WithString("timezone", mcp.Description("IANA zone the hours and dates are meant in (default UTC)")),
 			mcp.WithString("business_hours_start", mcp.Description("Start of business hours, HH:MM"), mcp.DefaultString("09:00")),
 			mcp.WithString("business_hours_end", mcp.Description("End of business hours, HH:MM"), mcp.DefaultString("17:00")),
-			mcp.WithNumber("max_slots", mcp.Description("Maximum number of free periods returned"), mcp.DefaultNumber(10), mcp.Min(1)),
+			mcp.WithInteger("max_slots", mcp.Description("Maximum number of free periods returned"), mcp.DefaultNumber(10), mcp.Min(1)),
 			tooldef.Annotations(true, false, true, true),
 			mcp.WithOutputSchema[availabilityResult](),
 		),

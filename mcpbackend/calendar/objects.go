@@ -110,7 +110,7 @@ func newUID() string {
 // writable reports why a calendar cannot take a component, or nil.
 func writable(cal davclient.Calendar, comp string) error {
 	if cal.ReadOnly {
-		return fmt.Errorf("calendar %q is a read-only subscription; choose another calendar", cal.Name)
+		return fmt.Errorf("calendar %q is read-only (a subscription or shared read-only); choose another calendar", cal.Name)
 	}
 	if !cal.Accepts(comp) {
 		return fmt.Errorf("calendar %q accepts only %v, not %s; choose a calendar whose components include %s (see nc_calendar_list_calendars)", cal.Name, cal.Components, comp, comp)

@@ -144,7 +144,7 @@ func todoSchema(opts ...mcp.ToolOption) []mcp.ToolOption {
 	return append(opts,
 		mcp.WithString("description", mcp.Description("Details")),
 		mcp.WithString("status", mcp.Description("NEEDS-ACTION, IN-PROCESS, COMPLETED or CANCELLED"), mcp.Enum(todoStatuses...)),
-		mcp.WithNumber("priority", mcp.Description("0 (undefined), 1 (highest) to 9 (lowest)"), mcp.Min(0), mcp.Max(9)),
+		mcp.WithInteger("priority", mcp.Description("0 (undefined), 1 (highest) to 9 (lowest)"), mcp.Min(0), mcp.Max(9)),
 		mcp.WithString("due", mcp.Description("Due date (YYYY-MM-DD) or date-time; empty string removes it")),
 		mcp.WithString("dtstart", mcp.Description("Start date or date-time; empty string removes it")),
 		mcp.WithString("categories", mcp.Description("Comma-separated categories")),
@@ -212,7 +212,7 @@ func updateTodoTool(s store) tooldef.Tool {
 		mcp.WithString("calendar_name", mcp.Required(), mcp.Description("Calendar holding the task")),
 		mcp.WithString("todo_uid", mcp.Required(), mcp.Description("The task's UID")),
 		mcp.WithString("summary", mcp.Description("New summary")),
-		mcp.WithNumber("percent_complete", mcp.Description("Progress 0-100"), mcp.Min(0), mcp.Max(100)),
+		mcp.WithInteger("percent_complete", mcp.Description("Progress 0-100"), mcp.Min(0), mcp.Max(100)),
 		mcp.WithString("completed", mcp.Description("Completion date-time; empty string clears it")),
 		mcp.WithString("etag", mcp.Description("ETag from a previous read; the update fails if the task changed since")),
 	)
@@ -233,7 +233,7 @@ func (s store) changeTodo(ctx context.Context, a todoArgs) (*mcp.CallToolResult,
 		return nil, err
 	}
 	if cal.ReadOnly {
-		return nil, step("checking the calendar", fmt.Errorf("calendar %q is a read-only subscription", cal.Name))
+		return nil, step("checking the calendar", fmt.Errorf("calendar %q is read-only (a subscription or shared read-only)", cal.Name))
 	}
 	obj, err := s.byUID(ctx, cal, ical.CompToDo, a.TodoUID)
 	if err != nil {
@@ -342,7 +342,7 @@ type todosResult struct {
 func todoFilterOptions() []mcp.ToolOption {
 	return []mcp.ToolOption{
 		mcp.WithString("status", mcp.Description("Only tasks with this status"), mcp.Enum(todoStatuses...)),
-		mcp.WithNumber("min_priority", mcp.Description("Only tasks at least this important: priority 1 (highest) up to this value; tasks without priority are left out"), mcp.Min(1), mcp.Max(9)),
+		mcp.WithInteger("min_priority", mcp.Description("Only tasks at least this important: priority 1 (highest) up to this value; tasks without priority are left out"), mcp.Min(1), mcp.Max(9)),
 		mcp.WithString("categories", mcp.Description("Only tasks in any of these comma-separated categories")),
 		mcp.WithString("summary_contains", mcp.Description("Only tasks whose summary contains this text (case-insensitive)")),
 	}

@@ -37,7 +37,9 @@ type Calendar struct {
 	// is read-only; Source is its feed URL.
 	Subscription bool   `json:"subscription,omitempty"`
 	Source       string `json:"source,omitempty"`
-	ReadOnly     bool   `json:"read_only"`
+	// ReadOnly is set for subscriptions and for calendars the user may
+	// only read (shared read-only).
+	ReadOnly bool `json:"read_only"`
 }
 
 // Accepts reports whether the calendar takes components of type comp.
@@ -73,6 +75,7 @@ var calendarProps = []emptyProp{
 	{xml.Name{Space: nsICal, Local: "calendar-color"}},
 	{xml.Name{Space: nsCS, Local: "source"}},
 	{xml.Name{Space: nsCalDAV, Local: "supported-calendar-component-set"}},
+	{xml.Name{Space: nsDAV, Local: "current-user-privilege-set"}},
 }
 
 type multistatus struct {
@@ -103,6 +106,29 @@ type collectionP struct {
 	Comps []struct {
 		Name string `xml:"name,attr"`
 	} `xml:"urn:ietf:params:xml:ns:caldav supported-calendar-component-set>comp"`
+	Privileges *struct {
+		Privilege []struct {
+			Any []emptyProp `xml:",any"`
+		} `xml:"DAV: privilege"`
+	} `xml:"DAV: current-user-privilege-set"`
+}
+
+// canWrite tells from current-user-privilege-set (RFC 3744 §5.4) whether
+// objects may be written: calendars shared read-only answer with "read"
+// alone. Servers that do not report privileges are assumed writable.
+func (p collectionP) canWrite() bool {
+	if p.Privileges == nil {
+		return true
+	}
+	for _, priv := range p.Privileges.Privilege {
+		for _, a := range priv.Any {
+			switch a.XMLName.Local {
+			case "all", "write", "write-content", "bind":
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (p collectionP) is(space, local string) bool {
@@ -173,6 +199,9 @@ func calendarsFrom(ms *multistatus) []Calendar {
 			for _, comp := range p.Comps {
 				cal.Components = append(cal.Components, comp.Name)
 			}
+			if !p.canWrite() {
+				cal.ReadOnly = true
+			}
 		}
 		if !found {
 			continue
@@ -186,7 +215,7 @@ func calendarsFrom(ms *multistatus) []Calendar {
 		if unescaped, err := url.PathUnescape(cal.Name); err == nil {
 			cal.Name = unescaped
 		}
-		cal.ReadOnly = cal.Subscription
+		cal.ReadOnly = cal.ReadOnly || cal.Subscription
 		out = append(out, cal)
 	}
 	return out

@@ -171,3 +171,30 @@ func TestNewRejectsBadBaseURL(t *testing.T) {
 		}
 	}
 }
+
+func TestReadOnlyByPrivileges(t *testing.T) {
+	body := `<d:multistatus xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav">
+ <d:response><d:href>/cal/ro/</d:href><d:propstat><d:prop>
+  <d:resourcetype><d:collection/><cal:calendar/></d:resourcetype>
+  <d:current-user-privilege-set><d:privilege><d:read/></d:privilege><d:privilege><cal:read-free-busy/></d:privilege></d:current-user-privilege-set>
+ </d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+ <d:response><d:href>/cal/rw/</d:href><d:propstat><d:prop>
+  <d:resourcetype><d:collection/><cal:calendar/></d:resourcetype>
+  <d:current-user-privilege-set><d:privilege><d:read/></d:privilege><d:privilege><d:write/></d:privilege></d:current-user-privilege-set>
+ </d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+ <d:response><d:href>/cal/unknown/</d:href><d:propstat><d:prop>
+  <d:resourcetype><d:collection/><cal:calendar/></d:resourcetype>
+ </d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>
+</d:multistatus>`
+	var ms multistatus
+	if err := xml.Unmarshal([]byte(body), &ms); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, c := range calendarsFrom(&ms) {
+		got[c.Name] = c.ReadOnly
+	}
+	if !got["ro"] || got["rw"] || got["unknown"] || len(got) != 3 {
+		t.Errorf("read-only flags = %v", got)
+	}
+}
