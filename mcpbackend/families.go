@@ -2,6 +2,7 @@ package mcpbackend
 
 import (
 	"github.com/scopegate/scopegate/mcpbackend/cookbook"
+	"github.com/scopegate/scopegate/mcpbackend/deck"
 	"github.com/scopegate/scopegate/mcpbackend/files"
 	"github.com/scopegate/scopegate/mcpbackend/notes"
 	"github.com/scopegate/scopegate/mcpbackend/sharing"
@@ -9,12 +10,14 @@ import (
 )
 
 // DefaultFamilies returns every tool family the backend offers, by the
-// name used in the `apps` option. A new family is one line here.
+// name used in the `apps` option. A new family is one line here, e.g.
+// "calendar": calendar.Tools.
 func DefaultFamilies() map[string]Family {
 	return map[string]Family{
 		"notes":    notes.Tools,
 		"files":    files.Tools,
 		"sharing":  sharing.Tools,
+		"deck":     deck.Tools,
 		"cookbook": cookbook.Tools,
 		"tables":   tables.Tools,
 	}

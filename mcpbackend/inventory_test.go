@@ -69,7 +69,7 @@ func TestInventory(t *testing.T) {
 		want[r.Family][r.Name] = scopes
 	}
 	fams := allTools(t)
-	for _, f := range []string{"notes", "files", "sharing", "cookbook", "tables"} {
+	for _, f := range []string{"notes", "files", "sharing", "deck", "cookbook", "tables"} {
 		if _, ok := fams[f]; !ok {
 			t.Errorf("family %s not registered", f)
 		}

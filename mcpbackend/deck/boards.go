@@ -1,0 +1,187 @@
+package deck
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/scopegate/scopegate/mcpbackend/nextcloud"
+	"github.com/scopegate/scopegate/mcpbackend/tooldef"
+)
+
+const (
+	boardDesc = "The board: id, title, color, archived, labels, acl, users, permissions, owner, deletedAt."
+	stackDesc = "The stack: id, title, boardId, order, cards."
+	cardDesc  = "The card: id, title, description, stackId, type, order, duedate, done, archived, labels, assignedUsers, owner, ETag."
+	labelDesc = "The label: id, title, color, boardId."
+)
+
+// GetBoards is deck_get_boards.
+func GetBoards(c *nextcloud.Client) tooldef.Tool {
+	return spec{name: "deck_get_boards", desc: "List the Deck boards the user can see (soft-deleted boards have deletedAt set).", ro: true, idempotent: true,
+		key: "boards", outType: "array", outDesc: "Boards: id, title, color, archived, owner, permissions, deletedAt.",
+		what: what("listing boards"),
+		call: jsonCall(c, http.MethodGet, func(map[string]int) string { return api + "/boards" }, nil)}.tool()
+}
+
+// GetBoard is deck_get_board.
+func GetBoard(c *nextcloud.Client) tooldef.Tool {
+	return spec{name: "deck_get_board", desc: "Read a board with its labels, sharing (acl) and users.", ro: true, idempotent: true,
+		ids: []string{"board_id"},
+		opts: []mcp.ToolOption{
+			mcp.WithBoolean("include_acl", mcp.DefaultBool(true), mcp.Description("Include who the board is shared with.")),
+			mcp.WithBoolean("include_users", mcp.DefaultBool(true), mcp.Description("Include the users with access.")),
+			mcp.WithBoolean("include_labels", mcp.DefaultBool(true), mcp.Description("Include the board's labels.")),
+		},
+		key: "board", outDesc: boardDesc, what: what("reading board %d", "board_id"),
+		call: func(ctx context.Context, req mcp.CallToolRequest, id map[string]int) (json.RawMessage, error) {
+			var board map[string]any
+			if _, err := c.JSON(ctx, http.MethodGet, fmt.Sprintf("%s/boards/%d", api, id["board_id"]), nil, nil, &board); err != nil {
+				return nil, err
+			}
+			for arg, field := range map[string]string{"include_acl": "acl", "include_users": "users", "include_labels": "labels"} {
+				if !req.GetBool(arg, true) {
+					delete(board, field)
+				}
+			}
+			return json.Marshal(board)
+		}}.tool()
+}
+
+// GetLabels is deck_get_labels.
+func GetLabels(c *nextcloud.Client) tooldef.Tool {
+	return spec{name: "deck_get_labels", desc: "List a board's labels.", ro: true, idempotent: true,
+		ids: []string{"board_id"}, key: "labels", outType: "array", outDesc: "Labels: id, title, color.",
+		what: what("reading board %d", "board_id"),
+		call: func(ctx context.Context, req mcp.CallToolRequest, id map[string]int) (json.RawMessage, error) {
+			var board struct {
+				Labels json.RawMessage `json:"labels"`
+			}
+			if _, err := c.JSON(ctx, http.MethodGet, fmt.Sprintf("%s/boards/%d", api, id["board_id"]), nil, nil, &board); err != nil {
+				return nil, err
+			}
+			if board.Labels == nil {
+				return json.RawMessage("[]"), nil
+			}
+			return board.Labels, nil
+		}}.tool()
+}
+
+// GetLabel is deck_get_label.
+func GetLabel(c *nextcloud.Client) tooldef.Tool {
+	return spec{name: "deck_get_label", desc: "Read one label of a board.", ro: true, idempotent: true,
+		ids: []string{"board_id", "label_id"}, key: "label", outDesc: labelDesc,
+		what: what("reading label %d of board %d", "label_id", "board_id"),
+		call: jsonCall(c, http.MethodGet, func(id map[string]int) string {
+			return fmt.Sprintf("%s/boards/%d/labels/%d", api, id["board_id"], id["label_id"])
+		}, nil)}.tool()
+}
+
+// CreateBoard is deck_create_board.
+func CreateBoard(c *nextcloud.Client) tooldef.Tool {
+	return spec{name: "deck_create_board", desc: "Create a board.",
+		opts: []mcp.ToolOption{
+			mcp.WithString("title", mcp.Required(), mcp.Description("Board title.")),
+			mcp.WithString("color", mcp.Required(), mcp.Description("Colour as 6 hex digits without '#', e.g. 0082c9.")),
+		},
+		key: "board", outDesc: boardDesc, what: what("creating the board"),
+		call: jsonCall(c, http.MethodPost, func(map[string]int) string { return api + "/boards" },
+			func(req mcp.CallToolRequest, _ map[string]int) (any, error) {
+				title, err := requireString(req, "title")
+				if err != nil {
+					return nil, err
+				}
+				color, err := hexColor(req.GetString("color", ""))
+				return map[string]string{"title": title, "color": color}, err
+			})}.tool()
+}
+
+func hexColor(s string) (string, error) {
+	if len(s) > 0 && s[0] == '#' {
+		s = s[1:]
+	}
+	if len(s) != 6 {
+		return "", fmt.Errorf("color %q: want 6 hex digits", s)
+	}
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
+			return "", fmt.Errorf("color %q: want 6 hex digits", s)
+		}
+	}
+	return s, nil
+}
+
+// CreateLabel is deck_create_label.
+func CreateLabel(c *nextcloud.Client) tooldef.Tool {
+	return spec{name: "deck_create_label", desc: "Create a label on a board.",
+		ids: []string{"board_id"},
+		opts: []mcp.ToolOption{
+			mcp.WithString("title", mcp.Required(), mcp.Description("Label title.")),
+			mcp.WithString("color", mcp.Required(), mcp.Description("Colour as 6 hex digits, e.g. 31CC7C.")),
+		},
+		key: "label", outDesc: labelDesc, what: what("creating a label on board %d", "board_id"),
+		call: jsonCall(c, http.MethodPost, func(id map[string]int) string { return fmt.Sprintf("%s/boards/%d/labels", api, id["board_id"]) },
+			func(req mcp.CallToolRequest, _ map[string]int) (any, error) {
+				title, err := requireString(req, "title")
+				if err != nil {
+					return nil, err
+				}
+				color, err := hexColor(req.GetString("color", ""))
+				return map[string]string{"title": title, "color": color}, err
+			})}.tool()
+}
+
+// UpdateLabel is deck_update_label.
+func UpdateLabel(c *nextcloud.Client) tooldef.Tool {
+	return spec{name: "deck_update_label", desc: "Rename or recolour a label; what is not given stays.",
+		ids: []string{"board_id", "label_id"}, idempotent: true,
+		opts: []mcp.ToolOption{
+			mcp.WithString("title", mcp.Description("New title.")),
+			mcp.WithString("color", mcp.Description("New colour (6 hex digits).")),
+		},
+		key: "label", outDesc: labelDesc, what: what("updating label %d of board %d", "label_id", "board_id"),
+		call: func(ctx context.Context, req mcp.CallToolRequest, id map[string]int) (json.RawMessage, error) {
+			p := fmt.Sprintf("%s/boards/%d/labels/%d", api, id["board_id"], id["label_id"])
+			args := req.GetArguments()
+			title, hasTitle := args["title"].(string)
+			color, hasColor := args["color"].(string)
+			if !hasTitle && !hasColor {
+				return nil, argError{fmt.Errorf("give title or color")}
+			}
+			if hasColor {
+				var err error
+				if color, err = hexColor(color); err != nil {
+					return nil, argError{err}
+				}
+			}
+			// Deck wants both fields: fill in the current ones.
+			if !hasTitle || !hasColor {
+				var cur struct{ Title, Color string }
+				if _, err := c.JSON(ctx, http.MethodGet, p, nil, nil, &cur); err != nil {
+					return nil, err
+				}
+				if !hasTitle {
+					title = cur.Title
+				}
+				if !hasColor {
+					color = cur.Color
+				}
+			}
+			var out json.RawMessage
+			_, err := c.JSON(ctx, http.MethodPut, p, nil, map[string]string{"title": title, "color": color}, &out)
+			return out, err
+		}}.tool()
+}
+
+// DeleteLabel is deck_delete_label.
+func DeleteLabel(c *nextcloud.Client) tooldef.Tool {
+	return spec{name: "deck_delete_label", desc: "Delete a label from a board (and from its cards).",
+		ids: []string{"board_id", "label_id"}, destructive: true, idempotent: true,
+		key: "label", outDesc: labelDesc, what: what("deleting label %d of board %d", "label_id", "board_id"),
+		call: jsonCall(c, http.MethodDelete, func(id map[string]int) string {
+			return fmt.Sprintf("%s/boards/%d/labels/%d", api, id["board_id"], id["label_id"])
+		}, nil)}.tool()
+}
