@@ -198,3 +198,73 @@ func FuzzSSEStructured(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRewriteJSON checks RewriteJSON against encoding/json: whatever it
+// accepts, a Go client reads the output as exactly the input's entries
+// that the predicate allows, in order, and nothing it denies.
+func FuzzRewriteJSON(f *testing.F) {
+	f.Add([]byte(listData))
+	f.Add(toolsList("1", realisticNames(12)...))
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"forbidden","NAME":"ok"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[],"\u0074ools":[{"name":"forbidden"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"resources":[{"uri":"a\"\\forbidden"},{"uri":"ok\\\\"}],"ttlMs":3}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"x","arguments":[{"name":"forbidden"}]}],"cacheScope":"public"}}`,
+		`{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"forbidden"}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"ok","_meta":{"scopegate/scopes":["a"]}}]}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	type entry struct {
+		Name        string `json:"name"`
+		URI         string `json:"uri"`
+		URITemplate string `json:"uriTemplate"`
+	}
+	type lists struct {
+		Tools             []entry `json:"tools"`
+		Resources         []entry `json:"resources"`
+		ResourceTemplates []entry `json:"resourceTemplates"`
+		Prompts           []entry `json:"prompts"`
+	}
+	read := func(b []byte) (lists, bool) {
+		var m struct {
+			Result *lists `json:"result"`
+		}
+		if json.Unmarshal(b, &m) != nil || m.Result == nil {
+			return lists{}, false
+		}
+		return *m.Result, true
+	}
+	allowed := func(es []entry) []entry {
+		var out []entry
+		for _, e := range es {
+			if denyForbidden(Item{Name: e.Name, URI: e.URI, URITemplate: e.URITemplate}) {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		out, err := (&Rewriter{Allow: denyForbidden}).RewriteJSON(body)
+		if err != nil {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("invalid output %q from %q", out, body)
+		}
+		in, ok := read(body)
+		got, gotOK := read(out)
+		if !ok || !gotOK {
+			if ok != gotOK {
+				t.Fatalf("result readable in input %v, output %v", ok, gotOK)
+			}
+			return
+		}
+		want := lists{allowed(in.Tools), allowed(in.Resources), allowed(in.ResourceTemplates), allowed(in.Prompts)}
+		for i, pair := range [][2][]entry{{got.Tools, want.Tools}, {got.Resources, want.Resources}, {got.ResourceTemplates, want.ResourceTemplates}, {got.Prompts, want.Prompts}} {
+			if !slices.Equal(pair[0], pair[1]) {
+				t.Fatalf("list %d: client reads %v, want %v\nin  %q\nout %q", i, pair[0], pair[1], body, out)
+			}
+		}
+	})
+}

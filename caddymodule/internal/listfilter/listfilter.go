@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 )
 
 // List names a list member of a result object.
@@ -130,12 +129,21 @@ func errorBody(id json.RawMessage, message string) []byte {
 	return append(b, "}}"...)
 }
 
-// Members whose reading must not depend on case or duplicates.
+// Members whose reading must not depend on case or duplicates. Other keys
+// may repeat: no decision depends on them.
 var (
-	topMembers    = []string{"jsonrpc", "id", "method", "result", "error"}
-	resultMembers = []string{"tools", "resources", "resourceTemplates", "prompts", "cacheScope", "ttlMs", "nextCursor"}
-	itemMembers   = []string{"name", "uri", "uriTemplate", "_meta"}
+	topMembers    = members("jsonrpc", "id", "method", "result", "error")
+	resultMembers = members("tools", "resources", "resourceTemplates", "prompts", "cacheScope", "ttlMs", "nextCursor")
+	itemMembers   = members("name", "uri", "uriTemplate", "_meta")
 )
+
+func members(names ...string) [][]byte {
+	m := make([][]byte, len(names))
+	for i, n := range names {
+		m[i] = []byte(n)
+	}
+	return m
+}
 
 // edit replaces body[start:end] with repl.
 type edit struct {
@@ -147,21 +155,24 @@ type edit struct {
 // body, for requests and notifications, which the SSE form passes on. id is
 // the message's id when it could be read.
 func (rw *Rewriter) rewrite(body []byte) (out []byte, isResponse bool, id json.RawMessage, err error) {
-	w := newWalker(body)
-	if err := w.open('{', "message is not an object"); err != nil {
+	w, err := newWalker(body)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	if err := w.open('{', "message"); err != nil {
 		return nil, false, nil, err
 	}
 	var (
-		seen                         []string
+		seen                         uint32
 		hasMethod, hasResult, hasErr bool
 		edits                        []edit
 	)
-	for w.dec.More() {
+	for w.more() {
 		k, err := w.key(&seen, topMembers, "")
 		if err != nil {
 			return nil, false, id, err
 		}
-		switch k {
+		switch string(k) {
 		case "id":
 			raw, err := w.raw()
 			if err != nil {
@@ -213,21 +224,21 @@ func (rw *Rewriter) rewrite(body []byte) (out []byte, isResponse bool, id json.R
 // result walks a result object, filtering its lists, and returns the edits
 // that apply the filtering and the cache scope.
 func (rw *Rewriter) result(w *walker) ([]edit, error) {
-	if err := w.open('{', "result is not an object"); err != nil {
+	if err := w.open('{', "result"); err != nil {
 		return nil, err
 	}
 	var (
-		seen     []string
+		seen     uint32
 		edits    []edit
 		hasTTL   bool
 		hasScope bool
 	)
-	for w.dec.More() {
+	for w.more() {
 		k, err := w.key(&seen, resultMembers, "result.")
 		if err != nil {
 			return nil, err
 		}
-		switch k {
+		switch string(k) {
 		case "tools", "resources", "resourceTemplates", "prompts":
 			e, err := rw.list(w, List(k))
 			if err != nil {
@@ -269,15 +280,16 @@ func (rw *Rewriter) result(w *walker) ([]edit, error) {
 func (rw *Rewriter) list(w *walker, list List) (*edit, error) {
 	start := w.valueStart()
 	where := "result." + string(list)
-	if err := w.open('[', where+" is not an array"); err != nil {
+	if err := w.open('[', where); err != nil {
 		return nil, err
 	}
+	where += "[]."
 	type span struct{ start, end int }
 	var (
 		items []Item
 		spans []span
 	)
-	for w.dec.More() {
+	for w.more() {
 		s := w.valueStart()
 		it, err := item(w, list, where)
 		if err != nil {
@@ -320,28 +332,31 @@ func (rw *Rewriter) list(w *walker, list List) (*edit, error) {
 	return &edit{start, end, kept}, nil
 }
 
+// item reads one list entry. where names the list in errors, like
+// "result.tools[]."; it is built once per list, not per entry.
 func item(w *walker, list List, where string) (Item, error) {
 	it := Item{List: list}
-	if err := w.open('{', where+" entry is not an object"); err != nil {
+	if err := w.open('{', where); err != nil {
 		return it, err
 	}
-	var seen []string
-	for w.dec.More() {
-		k, err := w.key(&seen, itemMembers, where+"[].")
+	var seen uint32
+	for w.more() {
+		k, err := w.key(&seen, itemMembers, where)
 		if err != nil {
 			return it, err
 		}
-		switch k {
+		switch string(k) {
 		case "name":
-			it.Name, err = w.optString(where + "[].name")
+			it.Name, err = w.optString(where, "name")
 		case "uri":
-			it.URI, err = w.optString(where + "[].uri")
+			it.URI, err = w.optString(where, "uri")
 		case "uriTemplate":
-			it.URITemplate, err = w.optString(where + "[].uriTemplate")
+			it.URITemplate, err = w.optString(where, "uriTemplate")
 		case "_meta":
-			var raw json.RawMessage
-			if raw, err = w.raw(); err == nil && !bytes.Equal(raw, []byte("null")) {
-				it.Meta = raw
+			var raw []byte
+			if raw, err = w.raw(); err == nil && string(raw) != "null" {
+				// A copy: the SSE writer reuses the buffer raw points into.
+				it.Meta = bytes.Clone(raw)
 			}
 		default:
 			err = w.skip()
@@ -377,117 +392,4 @@ func apply(body []byte, edits []edit) []byte {
 		at = e.end
 	}
 	return append(out, body[at:]...)
-}
-
-// walker reads JSON tokens and knows where each value starts and ends.
-type walker struct {
-	data []byte
-	dec  *json.Decoder
-}
-
-func newWalker(data []byte) *walker {
-	return &walker{data: data, dec: json.NewDecoder(bytes.NewReader(data))}
-}
-
-func malformed(err error) error {
-	return fmt.Errorf("%w: %v", ErrMalformed, err)
-}
-
-// offset is the end of the last token or value read.
-func (w *walker) offset() int { return int(w.dec.InputOffset()) }
-
-// valueStart returns where the next value starts: past whitespace and the
-// separator (':' or ',') that the decoder has not consumed yet.
-func (w *walker) valueStart() int {
-	i := w.offset()
-	for i < len(w.data) && isSpace(w.data[i]) {
-		i++
-	}
-	if i < len(w.data) && (w.data[i] == ':' || w.data[i] == ',') {
-		i++
-	}
-	for i < len(w.data) && isSpace(w.data[i]) {
-		i++
-	}
-	return i
-}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
-
-// open reads the opening delimiter of a container; problem describes a
-// different value.
-func (w *walker) open(delim json.Delim, problem string) error {
-	tok, err := w.dec.Token()
-	if err != nil {
-		return malformed(err)
-	}
-	if tok != delim {
-		return fmt.Errorf("%w: %s", ErrMalformed, problem)
-	}
-	return nil
-}
-
-func (w *walker) close() error {
-	if _, err := w.dec.Token(); err != nil {
-		return malformed(err)
-	}
-	return nil
-}
-
-// end checks that only whitespace follows the message.
-func (w *walker) end() error {
-	if i := w.offset(); len(bytes.TrimLeft(w.data[i:], " \t\r\n")) != 0 {
-		return fmt.Errorf("%w: data after the message", ErrMalformed)
-	}
-	return nil
-}
-
-func (w *walker) key(seen *[]string, members []string, where string) (string, error) {
-	tok, err := w.dec.Token()
-	if err != nil {
-		return "", malformed(err)
-	}
-	k, ok := tok.(string)
-	if !ok {
-		return "", fmt.Errorf("%w: expected a key", ErrMalformed)
-	}
-	for _, s := range *seen {
-		if s == k {
-			return "", fmt.Errorf("%w: duplicate key %s%q", ErrMalformed, where, k)
-		}
-	}
-	*seen = append(*seen, k)
-	for _, m := range members {
-		if k != m && strings.EqualFold(k, m) {
-			return "", fmt.Errorf("%w: key %s%q differs from %q only by case", ErrMalformed, where, k, m)
-		}
-	}
-	return k, nil
-}
-
-func (w *walker) raw() (json.RawMessage, error) {
-	var raw json.RawMessage
-	if err := w.dec.Decode(&raw); err != nil {
-		return nil, malformed(err)
-	}
-	return raw, nil
-}
-
-func (w *walker) skip() error {
-	_, err := w.raw()
-	return err
-}
-
-func (w *walker) optString(what string) (string, error) {
-	tok, err := w.dec.Token()
-	if err != nil {
-		return "", malformed(err)
-	}
-	switch v := tok.(type) {
-	case string:
-		return v, nil
-	case nil:
-		return "", nil
-	}
-	return "", fmt.Errorf("%w: %s is not a string", ErrMalformed, what)
 }

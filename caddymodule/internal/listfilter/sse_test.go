@@ -91,9 +91,9 @@ func TestSSERewrite(t *testing.T) {
 			want: "data: {\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"elicitation/create\",\"params\":{}}\n\n",
 		},
 		{
-			name: "unparsable list event replaced by error event with its id",
-			in:   "id: 3\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"q\",\"result\":{\"tools\":[{\"name\":\"forbidden_b\"}]\n\n",
-			want: "id: 3\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"q\",\"error\":{\"code\":-32603,\"message\":\"list response could not be filtered\"}}\n\n",
+			name: "unparsable list event replaced by error event with the request id",
+			in:   "id: 3\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"tools\":[{\"name\":\"forbidden_b\"}]\n\n",
+			want: "id: 3\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":5,\"error\":{\"code\":-32603,\"message\":\"list response could not be filtered\"}}\n\n",
 		},
 		{
 			name: "unparsable event without a readable id gets the request id",
