@@ -52,7 +52,7 @@ type env struct {
 func newEnv(t *testing.T) env {
 	t.Helper()
 	rad := radicaletest.Start(t, radicaletest.WithUsers(map[string]string{"alice": "secret"}))
-	tools, err := calendar.Tools(davtest.Config(rad.URL))
+	tools, err := calendar.ToolsWithConfig(davtest.Config(rad.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,13 @@ END:VCALENDAR
 }
 
 func TestTodosAgainstRadicale(t *testing.T) {
-	e := newEnv(t)
+	// Built the way the server assembly builds it: from a nextcloud.Client.
+	rad := radicaletest.Start(t, radicaletest.WithUsers(map[string]string{"alice": "secret"}))
+	nc, err := nextcloud.New(nextcloud.Options{BaseURL: rad.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := env{s: davtest.Serve(t, nextcloud.Basic{Username: "alice", Password: "secret"}, calendar.Tools(nc))}
 	e.mkcal(t, "tasks")
 
 	var td todo

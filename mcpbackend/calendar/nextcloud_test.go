@@ -13,7 +13,7 @@ import (
 func nextcloudSession(t *testing.T, fixtures ...string) (*davtest.Session, *davtest.Replay) {
 	t.Helper()
 	r := davtest.NewReplay(t, append([]string{"core/15", "core/16"}, fixtures...)...)
-	tools, err := calendar.Tools(davtest.Config(r.URL))
+	tools, err := calendar.ToolsWithConfig(davtest.Config(r.URL))
 	if err != nil {
 		t.Fatal(err)
 	}

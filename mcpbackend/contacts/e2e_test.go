@@ -32,7 +32,7 @@ const ada30 = "BEGIN:VCARD\r\nVERSION:3.0\r\nPRODID:-//Other//EN\r\nUID:ada-3c1e
 
 func TestContactsAgainstRadicale(t *testing.T) {
 	rad := radicaletest.Start(t)
-	tools, err := contacts.Tools(davtest.Config(rad.URL))
+	tools, err := contacts.ToolsWithConfig(davtest.Config(rad.URL))
 	if err != nil {
 		t.Fatal(err)
 	}

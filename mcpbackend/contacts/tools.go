@@ -21,19 +21,32 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/scopegate/scopegate/mcpbackend/davclient"
+	"github.com/scopegate/scopegate/mcpbackend/nextcloud"
 	"github.com/scopegate/scopegate/mcpbackend/tooldef"
 )
 
 // app is the Nextcloud app serving CardDAV.
 const app = "dav"
 
-// Tools returns the 8 contacts tools for the server at cfg.
-func Tools(cfg davclient.Config) ([]tooldef.Tool, error) {
-	c, err := davclient.New(cfg)
+// Tools returns the 8 contacts tools for a Nextcloud client; its
+// signature is the backend's tool-family constructor.
+func Tools(c *nextcloud.Client) []tooldef.Tool {
+	d, err := davclient.FromNextcloud(c)
+	if err != nil {
+		// Unreachable: nextcloud.New accepts only absolute http(s) URLs,
+		// which is all davclient.New checks.
+		return nil
+	}
+	return ToolsFor(d)
+}
+
+// ToolsWithConfig returns the contacts tools for any CalDAV/CardDAV server.
+func ToolsWithConfig(cfg davclient.Config) ([]tooldef.Tool, error) {
+	d, err := davclient.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return ToolsFor(c), nil
+	return ToolsFor(d), nil
 }
 
 // ToolsFor returns the contacts tools on an existing client, so several

@@ -22,6 +22,8 @@ import (
 
 	"github.com/emersion/go-webdav/caldav"
 	"github.com/emersion/go-webdav/carddav"
+
+	"github.com/scopegate/scopegate/mcpbackend/nextcloud"
 )
 
 // Config is what the tool families are built from.
@@ -37,6 +39,13 @@ type Config struct {
 	// DAVRoot pins the DAV context path (e.g. "/remote.php/dav/") and
 	// skips the /.well-known lookup; empty means discover it.
 	DAVRoot string
+}
+
+// FromNextcloud returns a client for the Nextcloud behind c, sending
+// through c's HTTP client (which adds each request's credentials and
+// does not follow redirects).
+func FromNextcloud(c *nextcloud.Client) (*Client, error) {
+	return New(Config{BaseURL: c.BaseURL(), HTTPClient: c.HTTPClient()})
 }
 
 // Client talks CalDAV and CardDAV to one server. It is safe for concurrent
