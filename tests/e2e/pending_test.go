@@ -1,0 +1,50 @@
+package e2e
+
+import (
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/scopegate/scopegate/internal/mcptestserver"
+)
+
+// pending skips a test that documents a gateway behaviour reported to the
+// lead but not yet settled, unless SCOPEGATE_E2E_PENDING=1.
+func pending(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("SCOPEGATE_E2E_PENDING") != "1" {
+		t.Skip("pending (set SCOPEGATE_E2E_PENDING=1 to run): " + why)
+	}
+}
+
+// TestKeyRotationRetrySameToken: a client that got 401 for a token of a key
+// the gateway has not fetched yet, and retries the same token, is accepted
+// once the gateway may refetch the JWKS (10 s), not only when the
+// remembered rejection expires (30 s). Otherwise anyone who triggers a
+// refetch with a random kid just before a provider's key rotation makes the
+// first tokens of the new key fail for half a minute.
+func TestKeyRotationRetrySameToken(t *testing.T) {
+	pending(t, "an unknown-kid rejection is cached for NegativeTTL (30 s), beyond the JWKS refetch interval (10 s)")
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	if r := e.callTool(t, mcptestserver.ToolEchoRead, bearer(e.token(t, false, "notes:read"))); r.status != http.StatusOK {
+		t.Fatalf("token before rotation: %s", statusOf(r))
+	}
+	e.provider.Rotate(t)
+	tok := e.token(t, false, "notes:read")
+	start := time.Now()
+	for {
+		r := e.callTool(t, mcptestserver.ToolEchoRead, bearer(tok))
+		if r.status == http.StatusOK {
+			t.Logf("accepted after %v", time.Since(start).Round(100*time.Millisecond))
+			return
+		}
+		// The refetch interval plus a generous margin, well short of the
+		// 30 s negative cache.
+		if time.Since(start) > 18*time.Second {
+			t.Fatalf("the same new-key token is still refused: %s", statusOf(r))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
