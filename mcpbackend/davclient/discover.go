@@ -50,9 +50,14 @@ func (c *Client) Homes(ctx context.Context) (Homes, error) {
 	}
 	c.mu.Unlock()
 
-	h, err := c.discover(ctx)
+	h, fromServer, err := c.discover(ctx)
 	if err != nil {
 		return Homes{}, err
+	}
+	if !fromServer {
+		// An assumed layout is not remembered: the next call asks again,
+		// in case the server's answer was a passing failure.
+		return h, nil
 	}
 	c.mu.Lock()
 	if len(c.homes) >= maxHomesCache {
@@ -75,15 +80,14 @@ func credentialsKey(ctx context.Context) string {
 	return string(sum[:])
 }
 
-func (c *Client) discover(ctx context.Context) (Homes, error) {
-	var (
-		h        Homes
-		firstErr error
-	)
+// discover finds the homes; fromServer tells whether the server named
+// both home sets.
+func (c *Client) discover(ctx context.Context) (h Homes, fromServer bool, err error) {
+	var firstErr error
 	for _, root := range c.davRoots(ctx) {
 		wc, err := webdav.NewClient(c.doer, c.resolve(root))
 		if err != nil {
-			return Homes{}, fmt.Errorf("davclient: %w", err)
+			return Homes{}, false, fmt.Errorf("davclient: %w", err)
 		}
 		p, err := wc.FindCurrentUserPrincipal(ctx)
 		if err == nil && p != "" {
@@ -95,7 +99,7 @@ func (c *Client) discover(ctx context.Context) (Homes, error) {
 		}
 		// Wrong credentials will not get better at another root.
 		if StatusOf(err) == http.StatusUnauthorized {
-			return Homes{}, fmt.Errorf("finding the current user principal: %w", err)
+			return Homes{}, false, fmt.Errorf("finding the current user principal: %w", err)
 		}
 	}
 
@@ -108,7 +112,7 @@ func (c *Client) discover(ctx context.Context) (Homes, error) {
 		}
 	}
 	if h.Calendars != "" && h.AddressBooks != "" {
-		return h, nil
+		return h, true, nil
 	}
 
 	// Nextcloud's layout, for servers that hide the principal or its
@@ -124,7 +128,7 @@ func (c *Client) discover(ctx context.Context) (Homes, error) {
 		if firstErr == nil {
 			firstErr = errors.New("the server named no principal")
 		}
-		return Homes{}, fmt.Errorf("finding the current user principal: %w", firstErr)
+		return Homes{}, false, fmt.Errorf("finding the current user principal: %w", firstErr)
 	}
 	nc := c.base.JoinPath("remote.php", "dav").Path
 	if h.Calendars == "" {
@@ -133,7 +137,7 @@ func (c *Client) discover(ctx context.Context) (Homes, error) {
 	if h.AddressBooks == "" {
 		h.AddressBooks = nc + "/addressbooks/users/" + url.PathEscape(user) + "/"
 	}
-	return h, nil
+	return h, false, nil
 }
 
 // davRoots lists where to ask for current-user-principal, best first: the

@@ -236,3 +236,21 @@ func TestNextcloudAddressBooks(t *testing.T) {
 		t.Fatalf("stale contact update: %v", err)
 	}
 }
+
+func TestDiscoveryCachedPerCaller(t *testing.T) {
+	r := davtest.NewReplay(t, "core/15", "core/16")
+	c := client(t, r)
+	for range 3 {
+		if _, err := c.Homes(adminCtx()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	once := len(r.Sent("PROPFIND"))
+	other := nextcloud.WithCredentials(context.Background(), nextcloud.Bearer("another-token"))
+	if _, err := c.Homes(other); err != nil {
+		t.Fatal(err)
+	}
+	if twice := len(r.Sent("PROPFIND")); twice != 2*once {
+		t.Errorf("PROPFINDs: %d after three calls by one caller, %d after a second caller; want discovery once per caller", once, twice)
+	}
+}
