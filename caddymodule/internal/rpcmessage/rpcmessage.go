@@ -141,11 +141,12 @@ func refuse(code int, reason error, format string, args ...any) *Error {
 	return &Error{Code: code, Reason: reason, Detail: fmt.Sprintf(format, args...)}
 }
 
-// Protocol members whose reading must be unambiguous. Case variants of them
-// are refused; duplicates of any key are refused.
+// Protocol members whose reading must be unambiguous: duplicates and case
+// variants of them are refused.
 var (
 	topMembers    = []string{"jsonrpc", "method", "id", "params", "result", "error"}
 	paramsMembers = []string{"name", "uri", "cursor", "_meta"}
+	metaMembers   = []string{MetaProtocolVersion}
 )
 
 // Parse classifies body as one JSON-RPC message. It accepts only a single
@@ -197,9 +198,11 @@ func syntax(err error) *Error {
 	return refuse(CodeParseError, ErrInvalidJSON, "%v", err)
 }
 
-// key reads the next object key and checks it against the members seen so
-// far at this level and the protocol members of this level.
-func (p *parser) key(seen *[]string, members []string, where string) (string, error) {
+// key reads the next object key. It refuses a key that differs from one of
+// members only by case, and a member seen before at this level (tracked in
+// the bitmask seen). Other keys may repeat: nothing is decided on them, and
+// tracking every key would cost quadratic time on a body of many keys.
+func (p *parser) key(seen *uint32, members []string, where string) (string, error) {
 	tok, err := p.dec.Token()
 	if err != nil {
 		return "", syntax(err)
@@ -208,16 +211,17 @@ func (p *parser) key(seen *[]string, members []string, where string) (string, er
 	if !ok {
 		return "", syntax(fmt.Errorf("expected object key, got %T", tok))
 	}
-	for _, s := range *seen {
-		if s == k {
-			return "", refuse(CodeInvalidRequest, ErrDuplicateKey, "%s%q", where, k)
+	for i, member := range members {
+		if k == member {
+			if *seen&(1<<i) != 0 {
+				return "", refuse(CodeInvalidRequest, ErrDuplicateKey, "%s%q", where, k)
+			}
+			*seen |= 1 << i
+			return k, nil
 		}
-	}
-	*seen = append(*seen, k)
-	for _, member := range members {
 		// strings.EqualFold uses the same Unicode simple folding as
 		// encoding/json's field matching ("paramſ" ≡ "params").
-		if k != member && strings.EqualFold(k, member) {
+		if strings.EqualFold(k, member) {
 			return "", refuse(CodeInvalidRequest, ErrCaseVariantKey, "%s%q", where, k)
 		}
 	}
@@ -254,7 +258,7 @@ func (p *parser) message(m *Message) error {
 		return syntax(err)
 	}
 	var (
-		seen                 = make([]string, 0, 8)
+		seen                 uint32
 		hasVersion, hasID    bool
 		hasMethod, hasParams bool
 	)
@@ -355,7 +359,7 @@ func (p *parser) params(m *Message) error {
 		// mcp-go decodes params into structs; an array or scalar fails there.
 		return refuse(CodeInvalidRequest, ErrShape, "params is not an object")
 	}
-	seen := make([]string, 0, 8)
+	var seen uint32
 	for p.dec.More() {
 		k, err := p.key(&seen, paramsMembers, "params.")
 		if err != nil {
@@ -402,11 +406,11 @@ func (p *parser) meta(m *Message) error {
 	default:
 		return refuse(CodeInvalidRequest, ErrShape, "params._meta is not an object")
 	}
-	seen := make([]string, 0, 4)
+	var seen uint32
 	for p.dec.More() {
-		// _meta keys are matched exactly by mcp-go (a map), so only exact
-		// duplicates are ambiguous here.
-		k, err := p.key(&seen, nil, "params._meta.")
+		// _meta keys are matched exactly by mcp-go (a map): only an exact
+		// duplicate of the protocol version is ambiguous here.
+		k, err := p.key(&seen, metaMembers, "params._meta.")
 		if err != nil {
 			return err
 		}

@@ -3,8 +3,10 @@ package rpcmessage
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // goReading is how mcp-go's server reads a request body: encoding/json into
@@ -92,8 +94,8 @@ func TestParseAccepts(t *testing.T) {
 			want: Message{Kind: KindRequest, Method: "tools/call", ID: json.RawMessage(`1`)},
 		},
 		{
-			name: "unknown members ignored, case variants of them allowed",
-			body: `{"jsonrpc":"2.0","id":1,"method":"ping","x":1,"X":2}`,
+			name: "unknown members ignored, case variants and duplicates of them allowed",
+			body: `{"jsonrpc":"2.0","id":1,"method":"ping","x":1,"X":2,"x":3}`,
 			want: Message{Kind: KindRequest, Method: "ping", ID: json.RawMessage(`1`)},
 		},
 		{
@@ -205,6 +207,25 @@ func TestGoReadsAdversarialDifferently(t *testing.T) {
 		if g.Method != "tools/call" || (g.Params.Name != "" && g.Params.Name != "files_delete") {
 			t.Fatalf("encoding/json changed its matching rules: %+v; revisit Parse", g)
 		}
+	}
+}
+
+// TestParseManyKeys guards against quadratic duplicate tracking: a 1 MiB
+// body of distinct keys must parse in well under a second.
+func TestParseManyKeys(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"`)
+	for i := 0; b.Len() < 1<<20; i++ {
+		fmt.Fprintf(&b, `,"k%d":0`, i)
+	}
+	b.WriteString(`}}`)
+	start := time.Now()
+	m, err := Parse([]byte(b.String()))
+	if err != nil || m.Name != "x" {
+		t.Fatalf("Parse = %+v, %v", m, err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Parse took %v", d)
 	}
 }
 
