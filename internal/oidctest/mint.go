@@ -21,6 +21,12 @@ type MintRequest struct {
 	Scopes   []string
 	Subject  string // default "sub-" + ClientID
 	ClientID string // default JWTClientID
+	// IssuedAt (also nbf) defaults to now, ExpiresAt to five minutes later.
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	// Claims are set last, replacing defaults; a nil value removes the
+	// claim. Use them for claim variants such as `scp` or `azp`.
+	Claims map[string]any
 }
 
 // BadKind names one defect of a deliberately invalid token. Each kind
@@ -57,14 +63,21 @@ func (p *Provider) claims(req MintRequest) map[string]any {
 	if sub == "" {
 		sub = "sub-" + clientID
 	}
-	now := time.Now()
+	iat := req.IssuedAt
+	if iat.IsZero() {
+		iat = time.Now()
+	}
+	exp := req.ExpiresAt
+	if exp.IsZero() {
+		exp = iat.Add(5 * time.Minute)
+	}
 	c := map[string]any{
 		"iss":       p.issuer,
 		"sub":       sub,
 		"client_id": clientID,
-		"iat":       now.Unix(),
-		"nbf":       now.Unix(),
-		"exp":       now.Add(5 * time.Minute).Unix(),
+		"iat":       iat.Unix(),
+		"nbf":       iat.Unix(),
+		"exp":       exp.Unix(),
 		"jti":       randomID("minted-"),
 	}
 	if len(req.Audience) > 0 {
@@ -72,6 +85,13 @@ func (p *Provider) claims(req MintRequest) map[string]any {
 	}
 	if len(req.Scopes) > 0 {
 		c["scope"] = strings.Join(req.Scopes, " ")
+	}
+	for k, v := range req.Claims {
+		if v == nil {
+			delete(c, k)
+			continue
+		}
+		c[k] = v
 	}
 	return c
 }

@@ -55,6 +55,10 @@ type Options struct {
 	TokenLifetime time.Duration
 	// Clients are registered in addition to the three default clients.
 	Clients []Client
+	// OAuthMetadataOnly serves the discovery document only at the RFC 8414
+	// location, /.well-known/oauth-authorization-server, and answers 404 at
+	// /.well-known/openid-configuration, like a plain OAuth server.
+	OAuthMetadataOnly bool
 }
 
 // Client is a confidential client that may use the client_credentials grant.
@@ -161,6 +165,9 @@ func start(opts Options) (*Provider, error) {
 		return nil, fmt.Errorf("create provider: %w", err)
 	}
 	p.handler = provider
+	if opts.OAuthMetadataOnly {
+		p.handler = oauthMetadataOnly(provider)
+	}
 	p.serve(ln)
 	return p, nil
 }
@@ -176,6 +183,27 @@ func resourceInterceptor(next http.Handler) http.Handler {
 					r = r.WithContext(withRequestAudience(r.Context(), aud))
 				}
 			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+const (
+	oidcDiscoveryPath = "/.well-known/openid-configuration"
+	oauthMetadataPath = "/.well-known/oauth-authorization-server"
+)
+
+// oauthMetadataOnly moves the discovery document to the RFC 8414 path. The
+// OpenID document has every field RFC 8414 defines, so it serves as is.
+func oauthMetadataOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case oidcDiscoveryPath:
+			http.NotFound(w, r)
+			return
+		case oauthMetadataPath:
+			r = r.Clone(r.Context())
+			r.URL.Path = oidcDiscoveryPath
 		}
 		next.ServeHTTP(w, r)
 	})

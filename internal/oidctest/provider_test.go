@@ -56,6 +56,23 @@ func TestDiscovery(t *testing.T) {
 	}
 }
 
+func TestOAuthMetadataOnly(t *testing.T) {
+	p := Start(t, Options{OAuthMetadataOnly: true})
+	var doc map[string]any
+	getJSON(t, p.Issuer()+"/.well-known/oauth-authorization-server", &doc)
+	if doc["issuer"] != p.Issuer() || doc["jwks_uri"] != p.JWKSURI() {
+		t.Errorf("RFC 8414 document %v", doc)
+	}
+	resp, err := http.Get(p.Issuer() + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("openid-configuration status %d, want 404", resp.StatusCode)
+	}
+}
+
 // verify checks a JWT with jwx against the provider's published JWKS, as the
 // gateway will.
 func verify(t *testing.T, p *Provider, token, audience string) (jwt.Token, error) {
@@ -283,6 +300,35 @@ func TestMintJWT(t *testing.T) {
 	tok := p.MintJWT(t, MintRequest{Audience: []string{testResource}, Scopes: []string{"notes:read"}})
 	if _, err := verify(t, p, tok, testResource); err != nil {
 		t.Fatalf("minted valid token rejected: %v", err)
+	}
+
+	iat := time.Now().Add(-time.Hour).Truncate(time.Second)
+	tok = p.MintJWT(t, MintRequest{
+		Audience:  []string{testResource},
+		IssuedAt:  iat,
+		ExpiresAt: iat.Add(time.Minute),
+		Claims:    map[string]any{"scp": []string{"a", "b"}, "client_id": nil, "azp": "x"},
+	})
+	parsed, err := jwt.ParseString(tok, jwt.WithVerify(false), jwt.WithValidate(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := parsed.IssuedAt(); !got.Equal(iat) {
+		t.Errorf("iat %v, want %v", got, iat)
+	}
+	if got, _ := parsed.Expiration(); !got.Equal(iat.Add(time.Minute)) {
+		t.Errorf("exp %v, want %v", got, iat.Add(time.Minute))
+	}
+	var scp []any
+	var azp string
+	if err := parsed.Get("scp", &scp); err != nil || !slices.Equal(scp, []any{"a", "b"}) {
+		t.Errorf("scp %v (%v)", scp, err)
+	}
+	if err := parsed.Get("azp", &azp); err != nil || azp != "x" {
+		t.Errorf("azp %q (%v)", azp, err)
+	}
+	if parsed.Has("client_id") {
+		t.Error("client_id not removed")
 	}
 }
 
