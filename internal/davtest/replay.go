@@ -1,7 +1,9 @@
 package davtest
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -65,6 +67,7 @@ type Replay struct {
 
 	mu        sync.Mutex
 	exchanges []Exchange
+	// Requests are the requests received, bodies included.
 	Requests  []*http.Request
 	Unmatched []string
 }
@@ -82,8 +85,11 @@ func NewReplay(t testing.TB, names ...string) *Replay {
 }
 
 func (r *Replay) serve(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	kept := req.Clone(req.Context())
+	kept.Body = io.NopCloser(bytes.NewReader(body))
 	r.mu.Lock()
-	r.Requests = append(r.Requests, req.Clone(req.Context()))
+	r.Requests = append(r.Requests, kept)
 	var best *Exchange
 	score := -1
 	for i := range r.exchanges {

@@ -46,9 +46,12 @@ func (s store) query(ctx context.Context, cal davclient.Calendar, comp string, f
 // comp has the UID. The href comes from the server: objects created by
 // other clients are rarely named <UID>.ics.
 func (s store) byUID(ctx context.Context, cal davclient.Calendar, comp, uid string) (*caldav.CalendarObject, error) {
-	objs, err := s.query(ctx, cal, comp, time.Time{}, time.Time{})
+	objs, err := s.dav.CalendarObjectsByUID(ctx, cal.Href, comp, uid)
 	if err != nil {
-		return nil, err
+		// A server without prop-filter support: read the whole calendar.
+		if objs, err = s.query(ctx, cal, comp, time.Time{}, time.Time{}); err != nil {
+			return nil, err
+		}
 	}
 	for i := range objs {
 		if c := mainComponent(objs[i].Data, comp); c != nil && text(c, ical.PropUID) == uid {

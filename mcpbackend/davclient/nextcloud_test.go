@@ -2,6 +2,7 @@ package davclient_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -252,5 +253,22 @@ func TestDiscoveryCachedPerCaller(t *testing.T) {
 	}
 	if twice := len(r.Sent("PROPFIND")); twice != 2*once {
 		t.Errorf("PROPFINDs: %d after three calls by one caller, %d after a second caller; want discovery once per caller", once, twice)
+	}
+}
+
+func TestNextcloudQueryByUID(t *testing.T) {
+	r := davtest.NewReplay(t, "calendar/19")
+	objs, err := client(t, r).CalendarObjectsByUID(adminCtx(), "/remote.php/dav/calendars/admin/fixture-work/", "VEVENT", "fixture-standup-7f3c2a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 1 || objs[0].ETag != "be7370272e715cd3dcb604e7bca77b39" || objs[0].Path != "/remote.php/dav/calendars/admin/fixture-work/fixture-standup-7f3c2a.ics" {
+		t.Fatalf("objects = %+v", objs)
+	}
+	body, _ := io.ReadAll(r.Sent("REPORT")[0].Body)
+	for _, want := range []string{`<prop-filter xmlns="urn:ietf:params:xml:ns:caldav" name="UID">`, `collation="i;octet">fixture-standup-7f3c2a</text-match>`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("REPORT body lacks %q:\n%s", want, body)
+		}
 	}
 }
