@@ -120,6 +120,8 @@ type caddyProcess struct {
 	logs      *logBuffer
 	exited    chan struct{}
 	adminAddr string
+	cfgPath   string
+	env       []string
 }
 
 // startCaddy writes the Caddyfile, runs Caddy on it and waits until readyURL
@@ -133,7 +135,7 @@ func startCaddy(t *testing.T, caddyfile string, env []string, adminAddr, readyUR
 	if err := os.WriteFile(cfgPath, []byte(caddyfile), 0o600); err != nil {
 		t.Fatalf("write Caddyfile: %v", err)
 	}
-	p := &caddyProcess{logs: &logBuffer{}, exited: make(chan struct{}), adminAddr: adminAddr}
+	p := &caddyProcess{logs: &logBuffer{}, exited: make(chan struct{}), adminAddr: adminAddr, cfgPath: cfgPath}
 	p.cmd = exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	// Caddy keeps state under HOME and XDG dirs; keep it out of the user's.
 	p.cmd.Env = append(os.Environ(),
@@ -142,6 +144,7 @@ func startCaddy(t *testing.T, caddyfile string, env []string, adminAddr, readyUR
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
 	)
 	p.cmd.Env = append(p.cmd.Env, env...)
+	p.env = p.cmd.Env
 	p.cmd.Stdout = p.logs
 	p.cmd.Stderr = p.logs
 	if err := p.cmd.Start(); err != nil {
@@ -190,6 +193,20 @@ func (p *caddyProcess) stop() {
 	case <-time.After(10 * time.Second):
 		_ = p.cmd.Process.Kill()
 		<-p.exited
+	}
+}
+
+// reload makes the running Caddy load its Caddyfile again through the admin
+// API; --force because the file is unchanged.
+func (p *caddyProcess) reload(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, p.cmd.Path, "reload", "--config", p.cfgPath, "--adapter", "caddyfile",
+		"--address", p.adminAddr, "--force")
+	cmd.Env = p.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("caddy reload: %v\n%s", err, out)
 	}
 }
 
