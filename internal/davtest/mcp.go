@@ -42,7 +42,10 @@ type Session struct {
 // connects a client to it; every call runs with creds.
 func Serve(t testing.TB, creds nextcloud.Credentials, tools []tooldef.Tool) *Session {
 	t.Helper()
-	srv := server.NewMCPServer("scopegate-test", "0", server.WithToolCapabilities(false))
+	// Validating both ways makes every test check the tools' declared
+	// input and output schemas against what they accept and return.
+	srv := server.NewMCPServer("scopegate-test", "0", server.WithToolCapabilities(false),
+		server.WithInputSchemaValidation(), server.WithOutputSchemaValidation())
 	for _, tl := range tools {
 		srv.AddTools(tl.ServerTool(":"))
 	}

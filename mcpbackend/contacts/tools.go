@@ -409,33 +409,62 @@ type contactArgs struct {
 	ETag        string      `json:"etag"`
 }
 
-func contactDataSchema() mcp.PropertyOption {
+// contactDataSchema describes contact_data. Lists also take a
+// comma-separated string; with nullable (update) every field also takes
+// null, which removes it.
+func contactDataSchema(nullable bool) mcp.PropertyOption {
+	str := func(desc string) map[string]any {
+		return map[string]any{"type": "string", "description": desc}
+	}
 	typed := map[string]any{
-		"type": "array",
-		"items": map[string]any{
-			"type": "object",
-			"properties": map[string]any{
-				"value": map[string]any{"type": "string"},
-				"type":  map[string]any{"type": "string", "description": "labels such as work, home, cell"},
+		"anyOf": []any{
+			map[string]any{
+				"type": "array",
+				"items": map[string]any{
+					"anyOf": []any{
+						map[string]any{"type": "string"},
+						map[string]any{
+							"type": "object",
+							"properties": map[string]any{
+								"value": map[string]any{"type": "string"},
+								"type":  map[string]any{"type": "string", "description": "labels such as work, home, cell"},
+							},
+							"required": []string{"value"},
+						},
+					},
+				},
 			},
-			"required": []string{"value"},
+			map[string]any{"type": "string", "description": "comma-separated values"},
 		},
 	}
-	return mcp.Properties(map[string]any{
-		"full_name":    map[string]any{"type": "string", "description": "Formatted name (FN)"},
-		"first_name":   map[string]any{"type": "string"},
-		"last_name":    map[string]any{"type": "string"},
-		"nickname":     map[string]any{"type": "string"},
+	address := map[string]any{"type": "object", "properties": map[string]any{
+		"street": map[string]any{"type": "string"}, "city": map[string]any{"type": "string"}, "region": map[string]any{"type": "string"},
+		"postal_code": map[string]any{"type": "string"}, "country": map[string]any{"type": "string"}, "type": map[string]any{"type": "string"},
+	}}
+	props := map[string]any{
+		"full_name":    str("Formatted name (FN)"),
+		"first_name":   str("Given name"),
+		"last_name":    str("Family name"),
+		"nickname":     str("Nickname"),
 		"emails":       typed,
 		"phones":       typed,
-		"addresses":    map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{"street": map[string]any{"type": "string"}, "city": map[string]any{"type": "string"}, "region": map[string]any{"type": "string"}, "postal_code": map[string]any{"type": "string"}, "country": map[string]any{"type": "string"}, "type": map[string]any{"type": "string"}}}},
-		"organization": map[string]any{"type": "string"},
-		"title":        map[string]any{"type": "string", "description": "Job title"},
-		"birthday":     map[string]any{"type": "string", "description": "YYYY-MM-DD"},
-		"url":          map[string]any{"type": "string"},
-		"note":         map[string]any{"type": "string"},
-		"categories":   map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
-	})
+		"addresses":    map[string]any{"anyOf": []any{map[string]any{"type": "array", "items": address}, address}},
+		"organization": str("Company or organisation"),
+		"title":        str("Job title"),
+		"birthday":     str("YYYY-MM-DD"),
+		"url":          str("Web site"),
+		"note":         str("Free text"),
+		"categories": map[string]any{"anyOf": []any{
+			map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+			map[string]any{"type": "string", "description": "comma-separated"},
+		}},
+	}
+	if nullable {
+		for k, v := range props {
+			props[k] = map[string]any{"anyOf": []any{v, map[string]any{"type": "null"}}}
+		}
+	}
+	return mcp.Properties(props)
 }
 
 var safeName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,200}$`)
@@ -447,7 +476,7 @@ func createContactTool(s store) tooldef.Tool {
 			mcp.WithDescription("Create a contact. It is stored as vCard 4.0, or 3.0 if the address book takes only that, and never overwrites an existing card."),
 			mcp.WithString("addressbook", mcp.Required(), mcp.Description("Address book name")),
 			mcp.WithString("uid", mcp.Required(), mcp.Description("UID for the new contact (unique in the address book)")),
-			mcp.WithObject("contact_data", mcp.Required(), mcp.Description("The contact's fields; full_name or first_name/last_name is required"), contactDataSchema()),
+			mcp.WithObject("contact_data", mcp.Required(), mcp.Description("The contact's fields; full_name or first_name/last_name is required"), contactDataSchema(false)),
 			tooldef.Annotations(false, false, false, true),
 			mcp.WithOutputSchema[Contact](),
 		),
@@ -501,7 +530,7 @@ func updateContactTool(s store) tooldef.Tool {
 			mcp.WithDescription("Change a contact by merging: the fields given in contact_data replace the card's (null removes one), all other properties, photos and extensions included, stay. Conditional on the card's ETag, so a concurrent change is reported instead of overwritten."),
 			mcp.WithString("addressbook", mcp.Required(), mcp.Description("Address book name")),
 			mcp.WithString("uid", mcp.Required(), mcp.Description("The contact's UID")),
-			mcp.WithObject("contact_data", mcp.Required(), mcp.Description("Fields to change"), contactDataSchema()),
+			mcp.WithObject("contact_data", mcp.Required(), mcp.Description("Fields to change; null removes a field"), contactDataSchema(true)),
 			mcp.WithString("etag", mcp.Description("ETag from a previous read; the update fails if the contact changed since")),
 			tooldef.Annotations(false, false, false, true),
 			mcp.WithOutputSchema[Contact](),
