@@ -83,9 +83,9 @@ func moduleRoot() (string, error) {
 	return "", errors.New("go.mod not found above the test directory")
 }
 
-// freePort reserves a loopback port number. Another process could take it
-// before Caddy binds it; on loopback in a test run that is rare enough, and
-// startCaddy then fails loudly rather than testing the wrong server.
+// freePort finds a free loopback port number. Another socket can take it
+// before Caddy binds it; startCaddy reports that as errAddressInUse and
+// newEnv retries with new ports.
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -124,10 +124,14 @@ type caddyProcess struct {
 	env       []string
 }
 
+// errAddressInUse marks a startup failure because a port was taken after
+// freePort reserved it; the caller may retry with other ports.
+var errAddressInUse = errors.New("caddy: address already in use")
+
 // startCaddy writes the Caddyfile, runs Caddy on it and waits until readyURL
 // answers 200. Caddy is stopped, and its logs shown on failure, when the test
 // ends.
-func startCaddy(t *testing.T, caddyfile string, env []string, adminAddr, readyURL string) *caddyProcess {
+func startCaddy(t *testing.T, caddyfile string, env []string, adminAddr, readyURL string) (*caddyProcess, error) {
 	t.Helper()
 	bin := caddyBinary(t)
 	dir := t.TempDir()
@@ -154,31 +158,38 @@ func startCaddy(t *testing.T, caddyfile string, env []string, adminAddr, readyUR
 		_ = p.cmd.Wait() // the exit status shows in the logs
 		close(p.exited)
 	}()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("Caddyfile:\n%s\ncaddy logs:\n%s", caddyfile, p.logs.String())
-		}
-	})
 
+	failed := func(what string) (*caddyProcess, error) {
+		p.stop()
+		logs := p.logs.String()
+		if strings.Contains(logs, "address already in use") {
+			return nil, errAddressInUse
+		}
+		return nil, fmt.Errorf("caddy %s\nCaddyfile:\n%s\ncaddy logs:\n%s", what, caddyfile, logs)
+	}
 	client := &http.Client{Timeout: time.Second}
 	for range 200 {
 		select {
 		case <-p.exited:
-			t.Fatalf("caddy exited during startup")
+			return failed("exited during startup")
 		default:
 		}
 		resp, err := client.Get(readyURL)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return p
+				t.Cleanup(func() {
+					p.stop()
+					if t.Failed() {
+						t.Logf("Caddyfile:\n%s\ncaddy logs:\n%s", caddyfile, p.logs.String())
+					}
+				})
+				return p, nil
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("caddy not ready at %s", readyURL)
-	return nil
+	return failed("not ready at " + readyURL)
 }
 
 func (p *caddyProcess) stop() {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,16 +44,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if testing.Short() {
 		t.Skip("end-to-end test: skipped with -short")
 	}
-	port, adminPort, httpsPort := freePort(t), freePort(t), freePort(t)
-	e := &env{
-		mcp:      mcptestserver.Start(t),
-		base:     fmt.Sprintf("http://127.0.0.1:%d", port),
-		resource: fmt.Sprintf("http://127.0.0.1:%d/mcp", port),
-	}
-	if len(opts.provider.Audience) == 0 {
-		opts.provider.Audience = []string{e.resource}
-	}
-	e.provider = oidctest.Start(t, opts.provider)
+	e := &env{mcp: mcptestserver.Start(t), provider: oidctest.Start(t, opts.provider)}
 	introspection := "\t\tintrospection {\n\t\t\tclient_id {env.MCP_CLIENT_ID}\n\t\t\tclient_secret {env.MCP_CLIENT_SECRET}\n\t\t}"
 	if opts.noIntrospection {
 		introspection = ""
@@ -61,8 +53,11 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if cacheTTL == "" {
 		cacheTTL = "5m"
 	}
-
-	caddyfile := fmt.Sprintf(`{
+	for range 3 {
+		port, adminPort, httpsPort := freePort(t), freePort(t), freePort(t)
+		e.base = fmt.Sprintf("http://127.0.0.1:%d", port)
+		e.resource = e.base + "/mcp"
+		caddyfile := fmt.Sprintf(`{
 	admin 127.0.0.1:%[3]d
 	auto_https off
 	http_port %[1]d
@@ -89,12 +84,23 @@ http://127.0.0.1:%[1]d {
 	respond /other "passthrough" 200
 }
 `, port, e.resource, adminPort, httpsPort, e.provider.Issuer(), scopesSupported, indent(opts.gatewayExtra, "\t\t"), e.mcp.Addr,
-		introspection, cacheTTL)
-	e.caddy = startCaddy(t, caddyfile, []string{
-		"MCP_CLIENT_ID=" + oidctest.ResourceServerID,
-		"MCP_CLIENT_SECRET=" + oidctest.ClientSecret,
-	}, fmt.Sprintf("127.0.0.1:%d", adminPort), e.base+"/other")
-	return e
+			introspection, cacheTTL)
+		var err error
+		e.caddy, err = startCaddy(t, caddyfile, []string{
+			"MCP_CLIENT_ID=" + oidctest.ResourceServerID,
+			"MCP_CLIENT_SECRET=" + oidctest.ClientSecret,
+		}, fmt.Sprintf("127.0.0.1:%d", adminPort), e.base+"/other")
+		if errors.Is(err, errAddressInUse) {
+			t.Logf("a reserved port was taken; retrying with others")
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	t.Fatal("caddy: no free ports after 3 attempts")
+	return nil
 }
 
 func indent(s, prefix string) string {
