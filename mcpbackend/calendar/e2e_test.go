@@ -175,6 +175,11 @@ func TestEventsAgainstRadicale(t *testing.T) {
 		if got2.Title != "NY call" || got2.ETag != ev.ETag {
 			t.Fatalf("get = %+v", got2)
 		}
+		// Clients written against the reference send null for "unchanged".
+		e.s.OK("nc_calendar_update_event", map[string]any{"calendar_name": "work", "event_uid": ev.UID, "title": nil, "status": nil, "priority": nil, "location": "Zoom 2"}, &got2)
+		if got2.Title != "NY call" || got2.Location != "Zoom 2" || got2.Start != ev.Start {
+			t.Fatalf("update with nulls = %+v", got2)
+		}
 	})
 
 	t.Run("etag conflict", func(t *testing.T) {

@@ -53,7 +53,7 @@ func ToolsWithConfig(cfg davclient.Config) ([]tooldef.Tool, error) {
 // families can share one discovery cache.
 func ToolsFor(c *davclient.Client) []tooldef.Tool {
 	s := store{dav: c}
-	return []tooldef.Tool{
+	tools := []tooldef.Tool{
 		listAddressBooksTool(s),
 		listContactsTool(s),
 		searchContactsTool(s),
@@ -63,6 +63,10 @@ func ToolsFor(c *davclient.Client) []tooldef.Tool {
 		deleteContactTool(s),
 		updateContactTool(s),
 	}
+	for i := range tools {
+		nullableOptionals(&tools[i].Def)
+	}
+	return tools
 }
 
 type store struct {
@@ -591,5 +595,31 @@ func deleteContactTool(s store) tooldef.Tool {
 			}
 			return deleteResult{Deleted: true, AddressBook: bookName(b), UID: a.UID}, nil
 		}),
+	}
+}
+
+// nullableOptionals lets every optional parameter also be null, meaning
+// "not given": the reference server declares them as "T | None" and
+// clients built against it send null.
+func nullableOptionals(t *mcp.Tool) {
+	required := map[string]bool{}
+	for _, r := range t.InputSchema.Required {
+		required[r] = true
+	}
+	for name, p := range t.InputSchema.Properties {
+		prop, ok := p.(map[string]any)
+		if !ok || required[name] {
+			continue
+		}
+		if typ, ok := prop["type"].(string); ok {
+			prop["type"] = []string{typ, "null"}
+		}
+		if enum, ok := prop["enum"].([]string); ok {
+			vals := make([]any, 0, len(enum)+1)
+			for _, e := range enum {
+				vals = append(vals, e)
+			}
+			prop["enum"] = append(vals, nil)
+		}
 	}
 }
