@@ -31,8 +31,6 @@ const (
 	Prompts           List = "prompts"
 )
 
-var lists = []List{Tools, Resources, ResourceTemplates, Prompts}
-
 // ListFor returns the list a list method answers with; false for other
 // methods.
 func ListFor(method string) (List, bool) {
