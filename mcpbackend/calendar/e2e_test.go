@@ -134,8 +134,23 @@ func TestEventsAgainstRadicale(t *testing.T) {
 		if !equal(starts(got), []string{want[0], want[1], want[3]}) {
 			t.Fatalf("after EXDATE occurrences = %v", starts(got))
 		}
+		// One occurrence moved and renamed, another one deleted.
+		var moved event
+		e.s.OK("nc_calendar_update_event", map[string]any{"calendar_name": "work", "event_uid": ev.UID, "occurrence": "2026-10-20T09:30:00+02:00",
+			"start_datetime": "2026-10-20T11:00", "title": "Standup (moved)"}, &moved)
+		if moved.Start != "2026-10-20T11:00:00+02:00" || moved.End != "2026-10-20T11:30:00+02:00" || moved.RecurrenceID != "2026-10-20T09:30:00+02:00" {
+			t.Fatalf("moved occurrence = %+v", moved)
+		}
+		e.s.OK("nc_calendar_delete_event", map[string]any{"calendar_name": "work", "event_uid": ev.UID, "occurrence": "2026-11-03"}, nil)
+		e.s.OK("nc_calendar_update_event", map[string]any{"calendar_name": "work", "event_uid": ev.UID, "occurrence": "2026-10-20T09:30:00+02:00", "location": "Room 7"}, nil)
+		got = e.list(t, map[string]any{"calendar_name": "work", "start_date": "2026-10-01", "end_date": "2026-11-30", "title_contains": "standup"})
+		if !equal(starts(got), []string{want[0], "2026-10-20T11:00:00+02:00"}) || got[1].Title != "Standup (moved)" || got[1].Location != "Room 7" || got[0].Title != "Standup" {
+			t.Fatalf("after changing occurrences: %+v", got)
+		}
+		e.s.Fail("nc_calendar_update_event", map[string]any{"calendar_name": "work", "event_uid": ev.UID, "occurrence": "2026-10-21T09:30:00+02:00", "title": "x"}, "no occurrence starting")
+
 		// Filters that need the attendee count and the duration.
-		if got := e.list(t, map[string]any{"start_date": "2026-10-01", "end_date": "2026-11-30", "min_attendees": 2, "min_duration_minutes": 30, "categories": "meeting"}); len(got) != 3 {
+		if got := e.list(t, map[string]any{"start_date": "2026-10-01", "end_date": "2026-11-30", "min_attendees": 2, "min_duration_minutes": 30, "categories": "meeting"}); len(got) != 2 {
 			t.Errorf("filtered = %v", starts(got))
 		}
 		if got := e.list(t, map[string]any{"start_date": "2026-10-01", "end_date": "2026-11-30", "min_attendees": 3}); len(got) != 0 {

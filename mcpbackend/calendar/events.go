@@ -42,6 +42,7 @@ type eventArgs struct {
 	Timezone          *string     `json:"timezone"`
 	Reminders         *[]Reminder `json:"reminders"`
 	ETag              string      `json:"etag"`
+	Occurrence        *string     `json:"occurrence"`
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -399,9 +400,10 @@ type eventsResult struct {
 }
 
 type deleteResult struct {
-	Deleted  bool   `json:"deleted"`
-	UID      string `json:"uid"`
-	Calendar string `json:"calendar"`
+	Deleted    bool   `json:"deleted"`
+	UID        string `json:"uid"`
+	Calendar   string `json:"calendar"`
+	Occurrence string `json:"occurrence,omitempty" jsonschema:"the one occurrence removed from the series"`
 }
 
 func eventSchema(opts ...mcp.ToolOption) []mcp.ToolOption {
@@ -540,6 +542,7 @@ func updateEventTool(s store) tooldef.Tool {
 		mcp.WithString("calendar_name", mcp.Required(), mcp.Description("Calendar holding the event")),
 		mcp.WithString("event_uid", mcp.Required(), mcp.Description("The event's UID")),
 		mcp.WithString("etag", mcp.Description("ETag from a previous read; the update fails if the event changed since")),
+		mcp.WithString("occurrence", mcp.Description("Change only this occurrence of a recurring event: its original start, the recurrence_id from nc_calendar_list_events (or its date)")),
 	)
 	opts = append(opts, tooldef.Annotations(false, false, false, true), mcp.WithOutputSchema[Event]())
 	return tooldef.Tool{
@@ -559,6 +562,21 @@ func updateEventTool(s store) tooldef.Tool {
 				return nil, step("finding the event", err)
 			}
 			c := mainComponent(obj.Data, ical.CompEvent)
+			var (
+				occ *occurrence
+				sp  span
+			)
+			if a.Occurrence != nil && *a.Occurrence != "" {
+				if a.RecurrenceRule != nil || a.Recurring != nil || a.RecurrenceEndDate != nil || a.ExceptionDates != nil {
+					return nil, step("checking arguments", errors.New("recurrence fields change the whole series; leave out occurrence to change them"))
+				}
+				o, series, err := findOccurrence(obj.Data, c, *a.Occurrence)
+				if err != nil {
+					return nil, step("finding the occurrence", err)
+				}
+				occ, sp = &o, series
+				c = overrideFor(obj.Data, c, o, series)
+			}
 			if err := applyEvent(obj.Data, c, a, time.Now()); err != nil {
 				return nil, step("changing the event", err)
 			}
@@ -574,6 +592,9 @@ func updateEventTool(s store) tooldef.Tool {
 			if err != nil {
 				return nil, step("reading back the event", err)
 			}
+			if occ != nil {
+				e.RecurrenceID = formatWhen(occ.recurrenceID, sp.allDay, sp.zone)
+			}
 			e.Calendar, e.Href, e.ETag = cal.Name, href, newTag
 			return structured(e)
 		}),
@@ -584,21 +605,26 @@ type deleteArgs struct {
 	CalendarName string `json:"calendar_name"`
 	EventUID     string `json:"event_uid"`
 	TodoUID      string `json:"todo_uid"`
+	Occurrence   string `json:"occurrence"`
 }
 
 func deleteEventTool(s store) tooldef.Tool {
 	const name = "nc_calendar_delete_event"
 	return tooldef.Tool{
 		Def: mcp.NewTool(name,
-			mcp.WithDescription("Delete an event (the whole series for a recurring event). Refused for invitations owned by another organizer."),
+			mcp.WithDescription("Delete an event: the whole series of a recurring event, or with occurrence just one instance. Refused for invitations owned by another organizer."),
 			mcp.WithString("calendar_name", mcp.Required(), mcp.Description("Calendar holding the event")),
 			mcp.WithString("event_uid", mcp.Required(), mcp.Description("The event's UID")),
+			mcp.WithString("occurrence", mcp.Description("Delete only this occurrence of a recurring event: its original start (recurrence_id from nc_calendar_list_events) or its date")),
 			tooldef.Annotations(false, true, true, true),
 			mcp.WithOutputSchema[deleteResult](),
 		),
 		Scopes: []string{"calendar:write"},
 		App:    app,
 		Handler: handler(name, func(ctx context.Context, a deleteArgs) (*mcp.CallToolResult, error) {
+			if a.Occurrence != "" {
+				return s.deleteOccurrence(ctx, a)
+			}
 			return s.deleteObject(ctx, a.CalendarName, ical.CompEvent, a.EventUID)
 		}),
 	}
@@ -928,4 +954,31 @@ func upcomingEventsTool(s store) tooldef.Tool {
 			return structured(res)
 		}),
 	}
+}
+
+// deleteOccurrence removes one instance of a series: an EXDATE on the
+// master, written conditionally on the ETag just read.
+func (s store) deleteOccurrence(ctx context.Context, a deleteArgs) (*mcp.CallToolResult, error) {
+	cal, err := oneCalendar(ctx, s, a.CalendarName)
+	if err != nil {
+		return nil, err
+	}
+	if err := writable(cal, ical.CompEvent); err != nil {
+		return nil, step("checking the calendar", err)
+	}
+	obj, err := s.byUID(ctx, cal, ical.CompEvent, a.EventUID)
+	if err != nil {
+		return nil, step("finding the event", err)
+	}
+	master := mainComponent(obj.Data, ical.CompEvent)
+	o, sp, err := findOccurrence(obj.Data, master, a.Occurrence)
+	if err != nil {
+		return nil, step("finding the occurrence", err)
+	}
+	excludeOccurrence(obj.Data, master, o, sp)
+	stamp(master, time.Now())
+	if _, _, err := s.update(ctx, obj.Path, obj.ETag, obj.Data); err != nil {
+		return nil, step("storing the event", err)
+	}
+	return structured(deleteResult{Deleted: true, UID: a.EventUID, Calendar: cal.Name, Occurrence: formatWhen(o.recurrenceID, sp.allDay, sp.zone)})
 }
