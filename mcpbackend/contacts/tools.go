@@ -156,9 +156,18 @@ func (s store) all(ctx context.Context, b carddav.AddressBook) ([]carddav.Addres
 // byUID locates a contact by UID; its href comes from the server, since
 // cards made by other clients are not necessarily named <UID>.vcf.
 func (s store) byUID(ctx context.Context, b carddav.AddressBook, uid string) (*carddav.AddressObject, error) {
-	objs, err := s.all(ctx, b)
+	objs, err := s.dav.CardDAV().QueryAddressBook(ctx, b.Path, &carddav.AddressBookQuery{
+		DataRequest: carddav.AddressDataRequest{AllProp: true},
+		PropFilters: []carddav.PropFilter{{
+			Name:        vcard.FieldUID,
+			TextMatches: []carddav.TextMatch{{Text: uid, MatchType: carddav.MatchEquals}},
+		}},
+	})
 	if err != nil {
-		return nil, err
+		// A server that cannot filter: read the whole address book.
+		if objs, err = s.all(ctx, b); err != nil {
+			return nil, err
+		}
 	}
 	for i := range objs {
 		if objs[i].Card.Value(vcard.FieldUID) == uid {
