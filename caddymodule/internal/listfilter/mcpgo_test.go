@@ -1,0 +1,158 @@
+package listfilter_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/scopegate/scopegate/caddymodule/internal/listfilter"
+)
+
+// TestThroughMCPGo puts the ResponseWriter between a real mcp-go
+// Streamable HTTP server and a real mcp-go client, in both protocol eras
+// and both response forms, and checks what the client lists.
+func TestThroughMCPGo(t *testing.T) {
+	tests := []struct {
+		name     string
+		version  string // "" is the client's default (2026-07-28)
+		progress bool   // the server sends a notification first: SSE
+		wantSSE  bool
+		paged    bool // pages of 3 with public cache hints
+	}{
+		{"legacy json", "2025-11-25", false, false, false},
+		{"legacy sse", "2025-11-25", true, true, false},
+		{"legacy sse paged", "2025-11-25", true, true, true},
+		{"modern json", "", false, false, false},
+		{"modern json paged with cache hints", "", false, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var sawSSE atomic.Bool
+			var observed atomic.Int32
+			srv := newMCPServer(tt.progress, tt.paged)
+			backend := server.NewStreamableHTTPServer(srv)
+			gateway := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				var msg struct {
+					ID     json.RawMessage `json:"id"`
+					Method string          `json:"method"`
+				}
+				_ = json.Unmarshal(body, &msg)
+				if _, ok := listfilter.ListFor(msg.Method); !ok {
+					backend.ServeHTTP(w, r)
+					return
+				}
+				r.Header.Del("Accept-Encoding")
+				fw := listfilter.NewResponseWriter(w, &listfilter.Rewriter{
+					RequestID: msg.ID,
+					Allow:     func(it listfilter.Item) bool { return !strings.Contains(it.Name, "forbidden") },
+					Observe:   func(_ listfilter.List, items []listfilter.Item) { observed.Add(int32(len(items))) },
+				})
+				backend.ServeHTTP(fw, r)
+				if strings.HasPrefix(w.Header().Get("Content-Type"), "text/event-stream") {
+					sawSSE.Store(true)
+				}
+				if err := fw.Finish(); err != nil {
+					t.Errorf("Finish: %v", err)
+				}
+			})
+			ts := httptest.NewServer(gateway)
+			defer ts.Close()
+
+			trans, err := transport.NewStreamableHTTP(ts.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var opts []client.ClientOption
+			if tt.version != "" {
+				opts = append(opts, client.WithProtocolVersion(tt.version))
+			}
+			c := client.NewClient(trans, opts...)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			init := mcp.InitializeRequest{}
+			init.Params.ClientInfo = mcp.Implementation{Name: "test", Version: "1"}
+			if _, err := c.Initialize(ctx, init); err != nil {
+				t.Fatalf("Initialize: %v", err)
+			}
+			var names []string
+			var req mcp.ListToolsRequest
+			for page := 0; ; page++ {
+				res, err := c.ListTools(ctx, req)
+				if err != nil {
+					t.Fatalf("ListTools: %v", err)
+				}
+				for _, tl := range res.Tools {
+					names = append(names, tl.Name)
+				}
+				if tt.paged && tt.version == "" && res.CacheScope != mcp.CacheScopePrivate {
+					t.Fatalf("page %d cacheScope %q, want private", page, res.CacheScope)
+				}
+				if res.NextCursor == "" || page > 10 {
+					break
+				}
+				req.Params.Cursor = res.NextCursor
+			}
+			slices.Sort(names)
+			if want := []string{"notes_list", "notes_read"}; !slices.Equal(names, want) {
+				t.Fatalf("client lists %v, want %v", names, want)
+			}
+			if sawSSE.Load() != tt.wantSSE {
+				t.Fatalf("response was SSE: %v, want %v", sawSSE.Load(), tt.wantSSE)
+			}
+			if observed.Load() != 4 {
+				t.Fatalf("Observe saw %d entries, want 4", observed.Load())
+			}
+		})
+	}
+}
+
+func newMCPServer(progress, paged bool) *server.MCPServer {
+	var opts []server.ServerOption
+	if paged {
+		opts = append(opts, server.WithPaginationLimit(3), server.WithCacheHints(60000, mcp.CacheScopePublic))
+	}
+	if progress {
+		// A notification sent while tools/list is handled turns the
+		// response into an event stream.
+		var srv *server.MCPServer
+		opts = append(opts, server.WithToolFilter(func(ctx context.Context, tools []mcp.Tool) []mcp.Tool {
+			_ = srv.SendNotificationToClient(ctx, "notifications/message", map[string]any{"level": "info", "data": "listing"})
+			return tools
+		}))
+		srv = server.NewMCPServer("test", "1", opts...)
+		addTools(srv)
+		return srv
+	}
+	srv := server.NewMCPServer("test", "1", opts...)
+	addTools(srv)
+	return srv
+}
+
+func addTools(srv *server.MCPServer) {
+	for _, name := range []string{"notes_list", "notes_read", "forbidden_delete", "forbidden_share"} {
+		tool := mcp.NewTool(name, mcp.WithDescription("test tool"))
+		tool.Meta = mcp.NewMetaFromMap(map[string]any{"scopegate/scopes": []string{"notes:read"}})
+		srv.AddTool(tool, func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return mcp.NewToolResultText("ok"), nil
+		})
+	}
+}
