@@ -860,12 +860,15 @@ func (s store) listEvents(ctx context.Context, calendarName string, all bool, fr
 	if err != nil {
 		return eventsResult{}, err
 	}
-	var events []Event
-	for _, cal := range cals {
+	perCal, err := eachCalendar(ctx, cals, func(ctx context.Context, cal davclient.Calendar) ([]Event, error) {
 		es, err := s.eventsIn(ctx, cal, from, to, loc)
-		if err != nil {
-			return eventsResult{}, step("listing events of "+cal.Name, err)
-		}
+		return es, step("listing events of "+cal.Name, err)
+	})
+	if err != nil {
+		return eventsResult{}, err
+	}
+	var events []Event
+	for _, es := range perCal {
 		for _, e := range es {
 			if f.match(e) {
 				events = append(events, e)

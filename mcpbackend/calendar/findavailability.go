@@ -9,6 +9,7 @@ import (
 	"github.com/emersion/go-ical"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/scopegate/scopegate/mcpbackend/davclient"
 	"github.com/scopegate/scopegate/mcpbackend/tooldef"
 )
 
@@ -147,13 +148,16 @@ func (s store) findAvailability(ctx context.Context, o availabilityOptions) (ava
 		Slots:           []Slot{},
 		Calendars:       []string{},
 	}
-	var busy []interval
-	for _, cal := range cals {
+	perCal, err := eachCalendar(ctx, cals, func(ctx context.Context, cal davclient.Calendar) ([]Event, error) {
 		es, err := s.eventsIn(ctx, cal, o.from, o.to, o.loc)
-		if err != nil {
-			return availabilityResult{}, step("reading busy times of "+cal.Name, err)
-		}
-		res.Calendars = append(res.Calendars, cal.Name)
+		return es, step("reading busy times of "+cal.Name, err)
+	})
+	if err != nil {
+		return availabilityResult{}, err
+	}
+	var busy []interval
+	for i, es := range perCal {
+		res.Calendars = append(res.Calendars, cals[i].Name)
 		for _, e := range es {
 			if iv, ok := busyInterval(e); ok {
 				busy = append(busy, iv)

@@ -390,12 +390,12 @@ func (s store) todos(ctx context.Context, f todoFilter) (*mcp.CallToolResult, er
 	if err != nil {
 		return nil, err
 	}
-	res := todosResult{Todos: []Todo{}}
-	for _, cal := range cals {
+	perCal, err := eachCalendar(ctx, cals, func(ctx context.Context, cal davclient.Calendar) ([]Todo, error) {
 		objs, err := s.query(ctx, cal, ical.CompToDo, time.Time{}, time.Time{})
 		if err != nil {
 			return nil, step("listing tasks of "+cal.Name, err)
 		}
+		var out []Todo
 		for _, obj := range objs {
 			c := mainComponent(obj.Data, ical.CompToDo)
 			if c == nil {
@@ -404,9 +404,17 @@ func (s store) todos(ctx context.Context, f todoFilter) (*mcp.CallToolResult, er
 			t := todoFrom(c, zonesOf(obj.Data, time.UTC))
 			t.Calendar, t.Href, t.ETag = cal.Name, obj.Path, obj.ETag
 			if f.match(t) {
-				res.Todos = append(res.Todos, t)
+				out = append(out, t)
 			}
 		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := todosResult{Todos: []Todo{}}
+	for _, ts := range perCal {
+		res.Todos = append(res.Todos, ts...)
 	}
 	res.Count = len(res.Todos)
 	return structured(res)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -179,4 +180,33 @@ func nullableOptionals(t *mcp.Tool) {
 			prop["enum"] = append(vals, nil)
 		}
 	}
+}
+
+// parallelCalendars bounds the requests one tool call has in flight.
+const parallelCalendars = 4
+
+// eachCalendar runs fn for every calendar, a few at a time, and returns
+// the results in calendar order, or the error of the first calendar that
+// failed.
+func eachCalendar[T any](ctx context.Context, cals []davclient.Calendar, fn func(context.Context, davclient.Calendar) (T, error)) ([]T, error) {
+	out := make([]T, len(cals))
+	errs := make([]error, len(cals))
+	sem := make(chan struct{}, parallelCalendars)
+	var wg sync.WaitGroup
+	for i, cal := range cals {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i], errs[i] = fn(ctx, cal)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
