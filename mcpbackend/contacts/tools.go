@@ -312,7 +312,7 @@ func searchContactsTool(s store) tooldef.Tool {
 	const name = "nc_contacts_search_contacts"
 	return tooldef.Tool{
 		Def: mcp.NewTool(name,
-			mcp.WithDescription("Find contacts whose name, nickname, e-mail, phone number (digits compared), organisation, address, note or category contains the query, in one address book or all."),
+			mcp.WithDescription("Find contacts by UID (exact) or by text in their name, nickname, e-mail, phone number (digits compared), organisation, address, note or category, in one address book or all."),
 			mcp.WithString("query", mcp.Required(), mcp.Description("Text to look for (case-insensitive)")),
 			mcp.WithString("addressbook", mcp.Description("Address book to search; empty for all")),
 			mcp.WithInteger("limit", mcp.Description("Maximum number of contacts"), mcp.DefaultNumber(50), mcp.Min(1)),

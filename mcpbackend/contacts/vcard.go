@@ -464,10 +464,13 @@ func toV3(card vcard.Card) {
 	}
 }
 
-// matches reports whether a query matches the contact's names, addresses,
-// numbers, organisation or categories.
+// matches reports whether a query is the contact's UID or occurs in its
+// names, addresses, numbers, organisation or categories.
 func matches(c Contact, q string) bool {
 	q = strings.ToLower(strings.TrimSpace(q))
+	if q != "" && strings.ToLower(c.UID) == q {
+		return true
+	}
 	hay := []string{c.FullName, c.FirstName, c.LastName, c.Nickname, c.Organization, c.Title, c.Note}
 	hay = append(hay, c.Categories...)
 	for _, e := range c.Emails {

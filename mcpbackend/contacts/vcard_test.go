@@ -231,11 +231,11 @@ func TestNormalizeDate(t *testing.T) {
 }
 
 func TestMatches(t *testing.T) {
-	c := Contact{FullName: "Ada Lovelace", Emails: []Typed{{Value: "ada@example.com"}}, Phones: []Typed{{Value: "+44 20 7946 0001"}},
+	c := Contact{UID: "ada-3c1e", FullName: "Ada Lovelace", Emails: []Typed{{Value: "ada@example.com"}}, Phones: []Typed{{Value: "+44 20 7946 0001"}},
 		Organization: "Analytical Engines", Addresses: []Address{{City: "London"}}, Categories: []string{"VIP"}}
 	tests := map[string]bool{
 		"ada": true, "LOVELACE": true, "example.com": true, "4420 7946": true, "engines": true, "london": true,
-		"vip": true, "grace": false, "12": false, "": false,
+		"vip": true, "grace": false, "12": false, "": false, "ADA-3C1E": true, "3c1e": false,
 	}
 	for q, want := range tests {
 		if got := matches(c, q); got != want {
