@@ -45,7 +45,9 @@ const (
 //     the client (Content-Length is removed);
 //   - 202 or 204, and non-2xx responses of other types (error pages): passed
 //     on unchanged;
-//   - anything else, or any Content-Encoding: refused.
+//   - anything else, any Content-Encoding, or 101 Switching Protocols:
+//     refused. Other 1xx responses pass and the choice waits for the final
+//     status.
 //
 // A refused response, an oversized JSON body, or a JSON body that cannot be
 // filtered is replaced by HTTP 502 with a JSON-RPC error (code -32603,
@@ -77,6 +79,12 @@ func NewResponseWriter(w http.ResponseWriter, rw *Rewriter) *ResponseWriter {
 // WriteHeader chooses how the body will be treated; see the type's doc.
 func (w *ResponseWriter) WriteHeader(status int) {
 	if w.mode != modeUnset {
+		return
+	}
+	if status == http.StatusSwitchingProtocols {
+		// After a 101 the connection would be hijacked through Unwrap,
+		// past the filter. A list request has no business upgrading.
+		w.refuse(ErrUnexpectedType)
 		return
 	}
 	if status >= 100 && status < 200 {

@@ -106,6 +106,7 @@ func TestResponseWriterRefuses(t *testing.T) {
 		{"no type", nil, 200, listData, 0, ErrUnexpectedType},
 		{"too large", map[string]string{"Content-Type": "application/json"}, 200, listData, 10, ErrBodyTooLarge},
 		{"unparsable json", map[string]string{"Content-Type": "application/json"}, 200, listData[:40], 0, ErrMalformed},
+		{"protocol switch", map[string]string{"Upgrade": "raw"}, http.StatusSwitchingProtocols, listData, 0, ErrUnexpectedType},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,6 +162,36 @@ func TestResponseWriterPasses(t *testing.T) {
 				t.Fatalf("got %d %q", rec.Code, rec.Body.String())
 			}
 		})
+	}
+}
+
+func TestResponseWriterInformationalPasses(t *testing.T) {
+	// A real server: httptest.ResponseRecorder takes a 1xx as final.
+	ts := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		w := newRW(rw)
+		w.Header().Set("Link", "</x>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		if _, err := io.WriteString(w, listData); err != nil {
+			t.Error(err)
+		}
+		if err := w.Finish(); err != nil {
+			t.Error(err)
+		}
+	}))
+	defer ts.Close()
+	res, err := http.Post(ts.URL, "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK || string(body) != filteredData {
+		t.Fatalf("got %d %q", res.StatusCode, body)
 	}
 }
 
