@@ -151,6 +151,12 @@ func New(cfg Config) (*Server, error) {
 
 	s := server.NewMCPServer("scopegate-nextcloud", version,
 		server.WithToolCapabilities(false),
+		// No prompts or resources, but answering their lists (empty, with
+		// cache hints) serves clients that ask unconditionally better than
+		// "method not found"; the conformance suite's caching scenario
+		// expects it.
+		server.WithPromptCapabilities(false),
+		server.WithResourceCapabilities(false, false),
 		server.WithRecovery(),
 		server.WithHooks(hooks),
 		server.WithLogger(logger),
