@@ -155,8 +155,9 @@ func (p *Provider) BadToken(t testing.TB, kind BadKind, req MintRequest) string 
 		// The payload claims more scopes than the signature covers.
 		return forged[:strings.LastIndex(forged, ".")] + good[strings.LastIndex(good, "."):]
 	case MalformedPayload:
-		header := encodeSegment(t, map[string]any{"alg": "RS256", "typ": "JWT", "kid": key.id})
-		return header + "." + base64.RawURLEncoding.EncodeToString([]byte("{not json")) + "." + base64.RawURLEncoding.EncodeToString([]byte("sig"))
+		input := encodeSegment(t, map[string]any{"alg": "RS256", "typ": "JWT", "kid": key.id}) + "." +
+			base64.RawURLEncoding.EncodeToString([]byte("{not json"))
+		return input + "." + signInput(t, key, input)
 	case EmptyAudience:
 		delete(c, "aud")
 	default:
@@ -179,10 +180,16 @@ func encodeSegment(t testing.TB, v any) string {
 func signRS256(t testing.TB, k *signingKey, claims map[string]any) string {
 	t.Helper()
 	input := encodeSegment(t, map[string]any{"alg": "RS256", "typ": "JWT", "kid": k.id}) + "." + encodeSegment(t, claims)
+	return input + "." + signInput(t, k, input)
+}
+
+// signInput returns the RS256 signature segment for a JWS signing input.
+func signInput(t testing.TB, k *signingKey, input string) string {
+	t.Helper()
 	sum := sha256.Sum256([]byte(input))
 	sig, err := rsa.SignPKCS1v15(nil, k.key, crypto.SHA256, sum[:])
 	if err != nil {
 		t.Fatalf("oidctest: sign: %v", err)
 	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return base64.RawURLEncoding.EncodeToString(sig)
 }
