@@ -1,6 +1,6 @@
 // Package radicaletest starts a real Radicale CalDAV/CardDAV server for
-// tests: one process per call, on a free loopback port, with its own
-// storage folder and configuration, stopped when the test ends.
+// tests: one process per call, on a loopback port of its own, with its
+// own storage folder and configuration, stopped when the test ends.
 //
 // A missing radicale binary fails the test, because the DAV end-to-end
 // tests are part of the full suite; under `go test -short` they are
@@ -11,11 +11,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -66,17 +66,11 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 
 	dir := t.TempDir()
-	port, err := freePort()
-	if err != nil {
-		t.Fatalf("radicaletest: finding a free port: %v", err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	conf, err := writeConfig(dir, addr, o.users)
+	conf, err := writeConfig(dir, o.users)
 	if err != nil {
 		t.Fatalf("radicaletest: %v", err)
 	}
-
-	s := &Server{URL: "http://" + addr + "/", Dir: dir, Users: o.users, logs: &syncBuffer{}}
+	s := &Server{Dir: dir, Users: o.users, logs: &syncBuffer{}}
 	if s.Users == nil {
 		s.Users = map[string]string{}
 	}
@@ -99,13 +93,39 @@ func Start(t testing.TB, opts ...Option) *Server {
 		}
 	})
 
-	if err := waitReady(s.URL, exited, 15*time.Second); err != nil {
+	// Radicale binds port 0 and logs the port it got, so no other process
+	// can take the port between choosing and binding it.
+	addr, err := s.listening(exited, 15*time.Second)
+	if err == nil {
+		s.URL = "http://" + addr + "/"
+		err = waitReady(s.URL, exited, 15*time.Second)
+	}
+	if err != nil {
 		t.Fatalf("radicaletest: %v\nradicale output:\n%s", err, s.logs.String())
 	}
 	return s
 }
 
-func writeConfig(dir, addr string, users map[string]string) (string, error) {
+var listeningRE = regexp.MustCompile(`Listening on '\[?(127\.0\.0\.1)\]?:(\d+)'`)
+
+// listening waits for Radicale to log the address it listens on.
+func (s *Server) listening(exited <-chan struct{}, limit time.Duration) (string, error) {
+	deadline := time.After(limit)
+	for {
+		if m := listeningRE.FindStringSubmatch(s.logs.String()); m != nil {
+			return m[1] + ":" + m[2], nil
+		}
+		select {
+		case <-exited:
+			return "", fmt.Errorf("radicale exited before listening")
+		case <-deadline:
+			return "", fmt.Errorf("radicale did not report its port within %s", limit)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func writeConfig(dir string, users map[string]string) (string, error) {
 	auth := "type = none\n"
 	if len(users) > 0 {
 		var b strings.Builder
@@ -119,7 +139,7 @@ func writeConfig(dir, addr string, users map[string]string) (string, error) {
 		auth = fmt.Sprintf("type = htpasswd\nhtpasswd_filename = %s\nhtpasswd_encryption = plain\ndelay = 0\n", htpasswd)
 	}
 	conf := fmt.Sprintf(`[server]
-hosts = %s
+hosts = 127.0.0.1:0
 
 [auth]
 %s
@@ -133,26 +153,14 @@ filesystem_folder = %s
 type = none
 
 [logging]
-level = warning
+level = info
 mask_passwords = True
-`, addr, auth, filepath.Join(dir, "collections"))
+`, auth, filepath.Join(dir, "collections"))
 	path := filepath.Join(dir, "config")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		return "", fmt.Errorf("writing config: %w", err)
 	}
 	return path, nil
-}
-
-// freePort asks the kernel for an unused loopback port. Another process
-// could take it before Radicale binds it; waitReady then fails loudly
-// rather than talking to a stranger, because Radicale exits on a bind error.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func waitReady(url string, exited <-chan struct{}, limit time.Duration) error {
