@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
 )
 
 // goReading is how mcp-go's server reads a request body: encoding/json into
@@ -34,6 +36,36 @@ func sameAsGo(t testing.TB, body []byte, m Message) {
 	}
 	if (m.ID != nil) != (g.ID != nil) {
 		t.Fatalf("body %q: Parse id=%s, encoding/json id=%v", body, m.ID, g.ID)
+	}
+	sameAsMCPGo(t, body, m)
+}
+
+// sameAsMCPGo decodes body with mcp-go's own request types, whose params
+// have custom decoders, and fails if the name or uri differ from m. A body
+// mcp-go cannot decode is refused by the server anyway.
+func sameAsMCPGo(t testing.TB, body []byte, m Message) {
+	t.Helper()
+	var got string
+	var err error
+	switch m.Method {
+	case "tools/call":
+		var r mcp.CallToolRequest
+		err = json.Unmarshal(body, &r)
+		got = r.Params.Name
+	case "prompts/get":
+		var r mcp.GetPromptRequest
+		err = json.Unmarshal(body, &r)
+		got = r.Params.Name
+	case "resources/read":
+		var r mcp.ReadResourceRequest
+		err = json.Unmarshal(body, &r)
+		got = r.Params.URI
+	default:
+		return
+	}
+	want, _ := m.Target()
+	if err == nil && got != want {
+		t.Fatalf("body %q: Parse reads %q, mcp-go reads %q", body, want, got)
 	}
 }
 
