@@ -20,7 +20,8 @@ const scopesSupported = "openid notes:read notes:write files:read"
 
 // envOptions vary the test site.
 type envOptions struct {
-	// gatewayExtra are more lines inside the mcp_gateway block.
+	// gatewayExtra are more lines inside the mcp_gateway block; $ISSUER in
+	// them stands for the provider's issuer URL.
 	gatewayExtra string
 	// cacheTTL is the cache_ttl value; default 5m.
 	cacheTTL string
@@ -83,7 +84,7 @@ http://127.0.0.1:%[1]d {
 	}
 	respond /other "passthrough" 200
 }
-`, port, e.resource, adminPort, httpsPort, e.provider.Issuer(), scopesSupported, indent(opts.gatewayExtra, "\t\t"), e.mcp.Addr,
+`, port, e.resource, adminPort, httpsPort, e.provider.Issuer(), scopesSupported, indent(strings.ReplaceAll(opts.gatewayExtra, "$ISSUER", e.provider.Issuer()), "\t\t"), e.mcp.Addr,
 			introspection, cacheTTL)
 		var err error
 		e.caddy, err = startCaddy(t, caddyfile, []string{

@@ -268,3 +268,35 @@ func TestOAuthDiscovery(t *testing.T) {
 		t.Errorf("echo %+v, %v", echo, err)
 	}
 }
+
+// TestExplicitEndpoints: jwks_uri and an introspection URL override
+// discovery. URLs that do not answer make tokens unverifiable (503), which
+// shows the overrides are what the gateway uses.
+func TestExplicitEndpoints(t *testing.T) {
+	t.Parallel()
+	config := func(jwks, introspect string) string {
+		return "jwks_uri " + jwks + "\nintrospection " + introspect +
+			" {\n\tclient_id {env.MCP_CLIENT_ID}\n\tclient_secret {env.MCP_CLIENT_SECRET}\n}"
+	}
+	tests := []struct {
+		name       string
+		jwks       string
+		introspect string
+		want       int
+	}{
+		{"working", "$ISSUER/keys", "$ISSUER/oauth/introspect", http.StatusOK},
+		{"missing", "$ISSUER/no-keys", "$ISSUER/no-introspect", http.StatusServiceUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOptions{noIntrospection: true, gatewayExtra: config(tc.jwks, tc.introspect)})
+			for _, opaque := range []bool{false, true} {
+				r := e.callTool(t, mcptestserver.ToolEchoRead, bearer(e.token(t, opaque, "notes:read")))
+				if r.status != tc.want {
+					t.Errorf("opaque=%v: %s, want %d", opaque, statusOf(r), tc.want)
+				}
+			}
+		})
+	}
+}
