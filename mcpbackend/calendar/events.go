@@ -184,6 +184,8 @@ func applyEventTimes(cal *ical.Calendar, c *ical.Component, a eventArgs) error {
 		loc = l
 	case hasCur && !cur.allDay && cur.zone.loc != nil:
 		loc = cur.zone.loc
+	case hasCur && !cur.allDay && cur.zone.vtz != nil:
+		return fmt.Errorf("the event's time zone %q is not an IANA zone; give timezone (e.g. Europe/Berlin) with the new times", cur.zone.name)
 	}
 
 	allDay := hasCur && cur.allDay
@@ -223,13 +225,8 @@ func applyEventTimes(cal *ical.Calendar, c *ical.Component, a eventArgs) error {
 			// An all-day end given as a date is the last day, inclusive.
 			end = dayOf(t).AddDate(0, 0, 1)
 		}
-	case hasCur && !startGiven && cur.allDay == allDay:
-		if allDay {
-			end = dayOf(start).AddDate(0, 0, int(cur.dur/(24*time.Hour)))
-		} else {
-			end = start.Add(cur.dur)
-		}
 	case hasCur && cur.allDay == allDay && cur.dur > 0:
+		// A moved event keeps its length.
 		if allDay {
 			end = dayOf(start).AddDate(0, 0, max(1, int(cur.dur/(24*time.Hour))))
 		} else {

@@ -180,6 +180,34 @@ func TestUpdateKeepsWhatIsNotGiven(t *testing.T) {
 	}
 }
 
+func TestUpdateTimesOfVendorZone(t *testing.T) {
+	cal := decode(t, vcal(`BEGIN:VTIMEZONE
+TZID:W. Europe Standard Time
+BEGIN:STANDARD
+DTSTART:16010101T030000
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:16010101T020000
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0200
+RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3
+END:DAYLIGHT
+END:VTIMEZONE`, vevent("DTSTART;TZID=W. Europe Standard Time:20261022T080000", "DTEND;TZID=W. Europe Standard Time:20261022T090000")))
+	if _, _, err := build(t, cal, eventArgs{StartDatetime: ptr("2026-10-22T10:00")}); err == nil || !strings.Contains(err.Error(), "not an IANA zone") {
+		t.Fatalf("moving without a zone: %v", err)
+	}
+	out, e, err := build(t, cal, eventArgs{StartDatetime: ptr("2026-10-22T10:00"), Timezone: ptr("Europe/Berlin")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Start != "2026-10-22T10:00:00+02:00" || e.End != "2026-10-22T11:00:00+02:00" || strings.Contains(out, "W. Europe") {
+		t.Errorf("moved event %s..%s:\n%s", e.Start, e.End, out)
+	}
+}
+
 func TestParseWhen(t *testing.T) {
 	berlin := mustLoad(t, "Europe/Berlin")
 	tests := []struct {
