@@ -114,6 +114,9 @@ func hintFor(e *HTTPError) string {
 		if e.Precondition == "supported-calendar-component" || strings.Contains(e.Exception, "InvalidComponentType") {
 			return "This calendar does not accept this kind of item (for example tasks in an events-only calendar); pick a calendar whose components include it (see nc_calendar_list_calendars)"
 		}
+		if (e.Method == http.MethodDelete || e.Method == http.MethodPut) && (strings.HasSuffix(e.Path, ".vcf") || strings.Contains(e.Path, "/addressbooks/")) {
+			return "The address book is read-only for this user (for example Nextcloud's system address book of accounts, or one shared read-only)"
+		}
 		if e.Method == http.MethodDelete || e.Method == http.MethodPut {
 			return "The server refused to change this object: it is either a scheduled invitation (iMIP) owned by its organizer, which only the organizer can change or delete, or it lives in a read-only (shared or subscribed) calendar"
 		}

@@ -72,6 +72,8 @@ func TestExplain(t *testing.T) {
 			[]string{"already exists at this location"}},
 		{&HTTPError{Method: "DELETE", Status: 403, Message: "Forbidden"},
 			[]string{"(HTTP 403): Forbidden", "scheduled invitation (iMIP)", "only the organizer"}},
+		{&HTTPError{Method: "PUT", Status: 403, Path: "/remote.php/dav/addressbooks/users/admin/z-server-generated--system/x.vcf"},
+			[]string{"address book is read-only"}},
 		{&HTTPError{Method: "PUT", Status: 403, Precondition: "supported-calendar-component"},
 			[]string{"(HTTP 403): Forbidden", "does not accept this kind of item"}},
 		{&HTTPError{Method: "MKCOL", Status: 405, Message: "The resource you tried to create already exists"},
