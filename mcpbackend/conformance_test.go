@@ -126,23 +126,34 @@ func TestConformance(t *testing.T) {
 	for _, sc := range conformanceScenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			url := serveBackend(t, sc.stateless)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			out := t.TempDir()
 			baseline, err := filepath.Abs("testdata/conformance-expected-failures.yaml")
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.CommandContext(ctx, node, bin, "server", "--url", url, "--scenario", sc.name, "-o", out, "--expected-failures", baseline)
-			cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(node)+string(os.PathListSeparator)+os.Getenv("PATH"))
-			var buf bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &buf, &buf
-			// With a baseline the exit status says whether every failure
-			// was expected (and no expected one passes now).
-			if err := cmd.Run(); err != nil {
-				t.Errorf("scenario %s: %v\n%s", sc.name, err, buf.String())
+			run := func() (string, error) {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, node, bin, "server", "--url", url, "--scenario", sc.name, "-o", t.TempDir(), "--expected-failures", baseline)
+				cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(node)+string(os.PathListSeparator)+os.Getenv("PATH"))
+				var buf bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &buf, &buf
+				// With a baseline the exit status says whether every
+				// failure was expected (and no expected one passes now).
+				err := cmd.Run()
+				return buf.String(), err
+			}
+			out, err := run()
+			if err != nil {
+				// The subscription checks wait under a second for stream
+				// frames; on a loaded machine (the whole module's tests at
+				// once) that can lapse. One retry tells that from a defect.
+				t.Logf("scenario %s failed once, retrying:\n%s", sc.name, lastLines(out, 12))
+				out, err = run()
+			}
+			if err != nil {
+				t.Errorf("scenario %s: %v\n%s", sc.name, err, out)
 			} else if testing.Verbose() {
-				t.Log(lastLines(buf.String(), 3))
+				t.Log(lastLines(out, 3))
 			}
 		})
 	}

@@ -36,7 +36,7 @@ func Tools(c *nextcloud.Client) []tooldef.Tool {
 var (
 	recipeOutput  = nextcloud.OutputSchema("recipe", "object", "The recipe in schema.org Recipe form: id, name, description, recipeIngredient, recipeInstructions, prepTime, cookTime, totalTime, recipeYield, recipeCategory, keywords, url.")
 	recipesOutput = nextcloud.OutputSchema("recipes", "array", "Recipe stubs: recipe_id, name, keywords, category, dateCreated, dateModified, imageUrl.")
-	recipeIDArg   = mcp.WithNumber("recipe_id", mcp.Required(), mcp.Description("Id of the recipe."))
+	recipeIDArg   = mcp.WithInteger("recipe_id", mcp.Required(), mcp.Description("Id of the recipe."))
 )
 
 // get is a read-only tool answering one GET with a list or record.
@@ -152,7 +152,7 @@ func recipeOptions(nameRequired bool) []mcp.ToolOption {
 		case "array":
 			opts = append(opts, mcp.WithArray(f.arg, append(po, mcp.WithStringItems())...))
 		case "integer":
-			opts = append(opts, mcp.WithNumber(f.arg, po...))
+			opts = append(opts, mcp.WithInteger(f.arg, po...))
 		default:
 			opts = append(opts, mcp.WithString(f.arg, po...))
 		}
@@ -287,7 +287,7 @@ func SetConfig(c *nextcloud.Client) tooldef.Tool {
 		Def: mcp.NewTool(name,
 			mcp.WithDescription("Change Cookbook settings: the recipe folder, the rescan interval, whether to print images."),
 			mcp.WithString("folder", mcp.Description("Folder holding the recipes, e.g. /Recipes.")),
-			mcp.WithNumber("update_interval", mcp.Description("Minutes between rescans of the folder.")),
+			mcp.WithInteger("update_interval", mcp.Description("Minutes between rescans of the folder.")),
 			mcp.WithBoolean("print_image", mcp.Description("Print recipe images.")),
 			tooldef.Annotations(false, false, true, true),
 		),

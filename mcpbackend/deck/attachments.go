@@ -50,7 +50,7 @@ func AttachFile(c *nextcloud.Client) tooldef.Tool {
 func AttachNote(c *nextcloud.Client) tooldef.Tool {
 	return spec{name: "deck_attach_note", desc: "Attach a note from Nextcloud Notes to a card (shares the note's file with the card).",
 		scopes: []string{write, "files:read", "notes:read"}, ids: []string{"card_id"},
-		opts: []mcp.ToolOption{mcp.WithNumber("note_id", mcp.Required(), mcp.Description("Id of the note."))},
+		opts: []mcp.ToolOption{mcp.WithInteger("note_id", mcp.Required(), mcp.Description("Id of the note."))},
 		key:  "share", outDesc: "The share linking the note's file to the card.", what: what("attaching a note to card %d", "card_id"),
 		call: func(ctx context.Context, req mcp.CallToolRequest, id map[string]int) (json.RawMessage, error) {
 			noteID, err := req.RequireInt("note_id")

@@ -30,7 +30,7 @@ func CreateCard(c *nextcloud.Client) tooldef.Tool {
 		opts: []mcp.ToolOption{
 			mcp.WithString("title", mcp.Required(), mcp.Description("Card title.")),
 			mcp.WithString("type", mcp.DefaultString("plain"), mcp.Description("Card type; 'plain'.")),
-			mcp.WithNumber("order", mcp.DefaultNumber(999), mcp.Description("Position in the stack; 999 appends.")),
+			mcp.WithInteger("order", mcp.DefaultNumber(999), mcp.Description("Position in the stack; 999 appends.")),
 			mcp.WithString("description", mcp.Description("Markdown description.")),
 			mcp.WithString("duedate", mcp.Description("Due date, ISO 8601 (e.g. 2026-12-10T17:00:00+00:00).")),
 		},
@@ -74,7 +74,7 @@ func UpdateCard(c *nextcloud.Client) tooldef.Tool {
 			mcp.WithString("description", mcp.Description("New description.")),
 			mcp.WithString("type", mcp.Description("New type.")),
 			mcp.WithString("owner", mcp.Description("New owner user id.")),
-			mcp.WithNumber("order", mcp.Description("New position.")),
+			mcp.WithInteger("order", mcp.Description("New position.")),
 			mcp.WithString("duedate", mcp.Description("New due date (ISO 8601), or empty to clear.")),
 			mcp.WithBoolean("archived", mcp.Description("Archive or unarchive.")),
 			mcp.WithString("done", mcp.Description("Done time (ISO 8601), or empty to mark not done.")),
@@ -190,8 +190,8 @@ func ReorderCard(c *nextcloud.Client) tooldef.Tool {
 	return spec{name: "deck_reorder_card", desc: "Move a card to a position, in its stack or another stack of the same board. (The REST API ignores the target stack, so Deck's own web route is used.)",
 		ids: cardIDs,
 		opts: []mcp.ToolOption{
-			mcp.WithNumber("order", mcp.Required(), mcp.Description("New position (0 first).")),
-			mcp.WithNumber("target_stack_id", mcp.Required(), mcp.Description("Stack to put the card in; the current stack to only reorder.")),
+			mcp.WithInteger("order", mcp.Required(), mcp.Description("New position (0 first).")),
+			mcp.WithInteger("target_stack_id", mcp.Required(), mcp.Description("Stack to put the card in; the current stack to only reorder.")),
 		},
 		key: "cards", outType: "array", outDesc: "The target stack's cards after the move.", what: what("moving card %d", "card_id"),
 		call: func(ctx context.Context, req mcp.CallToolRequest, id map[string]int) (json.RawMessage, error) {
@@ -220,11 +220,11 @@ func MoveCardToBoard(c *nextcloud.Client) tooldef.Tool {
 	return spec{name: "deck_move_card_to_board", desc: "Move a card to a stack of another board (Deck's web route; the REST API cannot).",
 		ids: []string{"card_id"},
 		opts: []mcp.ToolOption{
-			mcp.WithNumber("source_board_id", mcp.Required(), mcp.Description("Board the card is on.")),
-			mcp.WithNumber("source_stack_id", mcp.Required(), mcp.Description("Stack the card is in.")),
-			mcp.WithNumber("target_board_id", mcp.Required(), mcp.Description("Board to move it to.")),
-			mcp.WithNumber("target_stack_id", mcp.Required(), mcp.Description("Stack of the target board.")),
-			mcp.WithNumber("order", mcp.DefaultNumber(0), mcp.Description("Position in the target stack.")),
+			mcp.WithInteger("source_board_id", mcp.Required(), mcp.Description("Board the card is on.")),
+			mcp.WithInteger("source_stack_id", mcp.Required(), mcp.Description("Stack the card is in.")),
+			mcp.WithInteger("target_board_id", mcp.Required(), mcp.Description("Board to move it to.")),
+			mcp.WithInteger("target_stack_id", mcp.Required(), mcp.Description("Stack of the target board.")),
+			mcp.WithInteger("order", mcp.DefaultNumber(0), mcp.Description("Position in the target stack.")),
 		},
 		key: "card", outDesc: cardDesc, what: what("moving card %d", "card_id"),
 		call: func(ctx context.Context, req mcp.CallToolRequest, id map[string]int) (json.RawMessage, error) {
@@ -262,7 +262,7 @@ func MoveCardToBoard(c *nextcloud.Client) tooldef.Tool {
 }
 
 func cardBodyAction(c *nextcloud.Client, name, desc, action, arg, field string, destructive, idempotent bool, result string) tooldef.Tool {
-	opt := mcp.WithNumber(arg, mcp.Required(), mcp.Description(argDesc[arg]))
+	opt := mcp.WithInteger(arg, mcp.Required(), mcp.Description(argDesc[arg]))
 	if arg == "user_id" {
 		opt = mcp.WithString(arg, mcp.Required(), mcp.Description("User id (the user must be a member of the board)."))
 	}

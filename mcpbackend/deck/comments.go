@@ -38,10 +38,10 @@ func GetCardComments(c *nextcloud.Client) tooldef.Tool {
 	return spec{name: "deck_get_card_comments", desc: "List the comments on a card. Deck answers 403 for cards the user cannot see or that do not exist.", ro: true, idempotent: true,
 		ids: []string{"card_id"},
 		opts: []mcp.ToolOption{
-			mcp.WithNumber("limit", mcp.DefaultNumber(20), mcp.Min(1), mcp.Description("At most this many comments.")),
-			mcp.WithNumber("offset", mcp.DefaultNumber(0), mcp.Min(0), mcp.Description("Skip this many (newest) comments.")),
+			mcp.WithInteger("limit", mcp.DefaultNumber(20), mcp.Min(1), mcp.Description("At most this many comments.")),
+			mcp.WithInteger("offset", mcp.DefaultNumber(0), mcp.Min(0), mcp.Description("Skip this many (newest) comments.")),
 			mcp.WithString("detail", mcp.Enum("summary", "full"), mcp.DefaultString("summary"), mcp.Description("'summary': id, author, time, message, reply_to; 'full': Deck's records.")),
-			mcp.WithNumber("message_max_length", mcp.Min(0), mcp.Description("Cut messages after this many characters.")),
+			mcp.WithInteger("message_max_length", mcp.Min(0), mcp.Description("Cut messages after this many characters.")),
 			mcp.WithString("order", mcp.Enum("newest", "oldest"), mcp.DefaultString("newest"), mcp.Description("Order of the returned page.")),
 		},
 		key: "comments", outType: "array", outDesc: "Comments: id, actor_id, actor_display_name, created, message, reply_to.",
@@ -97,7 +97,7 @@ func CreateCardComment(c *nextcloud.Client) tooldef.Tool {
 		ids: []string{"card_id"},
 		opts: []mcp.ToolOption{
 			mcp.WithString("message", mcp.Required(), mcp.Description("Comment text; @user mentions notify.")),
-			mcp.WithNumber("parent_id", mcp.Description("Id of the comment this replies to.")),
+			mcp.WithInteger("parent_id", mcp.Description("Id of the comment this replies to.")),
 			mcp.WithString("overflow", mcp.Enum("error", "split"), mcp.DefaultString("error"), mcp.Description("What to do with a message over the limit.")),
 		},
 		key: "comments", outType: "array", outDesc: "The comments created (one unless split).",

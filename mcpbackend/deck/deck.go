@@ -56,7 +56,7 @@ var argDesc = map[string]string{
 func idOpts(names ...string) []mcp.ToolOption {
 	out := make([]mcp.ToolOption, 0, len(names))
 	for _, n := range names {
-		out = append(out, mcp.WithNumber(n, mcp.Required(), mcp.Description(argDesc[n])))
+		out = append(out, mcp.WithInteger(n, mcp.Required(), mcp.Description(argDesc[n])))
 	}
 	return out
 }

@@ -63,8 +63,8 @@ func filterOpts(withStatus bool) []mcp.ToolOption {
 	return append(opts,
 		mcp.WithString("label", mcp.Description("Only cards with this label title.")),
 		mcp.WithString("assigned_to", mcp.Description("Only cards assigned to this user id.")),
-		mcp.WithNumber("description_max_length", mcp.Min(0), mcp.Description("With detail 'full', cut descriptions after this many characters.")),
-		mcp.WithNumber("description_preview_length", mcp.DefaultNumber(defaultPreview), mcp.Min(0), mcp.Description("With detail 'summary', the length of the description preview.")),
+		mcp.WithInteger("description_max_length", mcp.Min(0), mcp.Description("With detail 'full', cut descriptions after this many characters.")),
+		mcp.WithInteger("description_preview_length", mcp.DefaultNumber(defaultPreview), mcp.Min(0), mcp.Description("With detail 'summary', the length of the description preview.")),
 	)
 }
 
@@ -294,7 +294,7 @@ func GetBoardOverview(c *nextcloud.Client) tooldef.Tool {
 		mcp.WithString("status", mcp.Enum("open", "done", "archived", "all"), mcp.DefaultString("open"), mcp.Description("Which cards to count and list.")),
 		mcp.WithString("label", mcp.Description("Only cards with this label title.")),
 		mcp.WithString("assigned_to", mcp.Description("Only cards assigned to this user id.")),
-		mcp.WithNumber("description_preview_length", mcp.DefaultNumber(defaultPreview), mcp.Min(0), mcp.Description("Length of the description previews.")),
+		mcp.WithInteger("description_preview_length", mcp.DefaultNumber(defaultPreview), mcp.Min(0), mcp.Description("Length of the description previews.")),
 	}
 	return spec{name: "deck_get_board_overview", desc: "One-call overview of a board: title, labels, members and each stack with its card summaries and counts.", ro: true, idempotent: true,
 		ids: []string{"board_id"}, opts: opts, key: "overview", outDesc: "board (id, title, color, labels, users), stacks [{id, title, card_count, cards}], card_count.",
@@ -339,7 +339,7 @@ func CreateStack(c *nextcloud.Client) tooldef.Tool {
 		ids: []string{"board_id"},
 		opts: []mcp.ToolOption{
 			mcp.WithString("title", mcp.Required(), mcp.Description("Stack title.")),
-			mcp.WithNumber("order", mcp.Required(), mcp.Description("Position among the stacks (0 first).")),
+			mcp.WithInteger("order", mcp.Required(), mcp.Description("Position among the stacks (0 first).")),
 		},
 		key: "stack", outDesc: stackDesc, what: what("creating a stack on board %d", "board_id"),
 		call: jsonCall(c, http.MethodPost, func(id map[string]int) string { return fmt.Sprintf("%s/boards/%d/stacks", api, id["board_id"]) },
@@ -359,7 +359,7 @@ func UpdateStack(c *nextcloud.Client) tooldef.Tool {
 		ids: []string{"board_id", "stack_id"}, idempotent: true,
 		opts: []mcp.ToolOption{
 			mcp.WithString("title", mcp.Description("New title.")),
-			mcp.WithNumber("order", mcp.Description("New position.")),
+			mcp.WithInteger("order", mcp.Description("New position.")),
 		},
 		key: "stack", outDesc: stackDesc, what: what("updating stack %d of board %d", "stack_id", "board_id"),
 		call: func(ctx context.Context, req mcp.CallToolRequest, id map[string]int) (json.RawMessage, error) {

@@ -85,7 +85,7 @@ func UpdateNote(c *nextcloud.Client) tooldef.Tool {
 	return tooldef.Tool{
 		Def: mcp.NewTool(name,
 			mcp.WithDescription("Update a note's title, content or category. Only the given fields change. The etag from nc_notes_get_note guards against overwriting someone else's edit: a stale etag fails and the error shows the current note."),
-			mcp.WithNumber("note_id", mcp.Required(), mcp.Description("Id of the note.")),
+			mcp.WithInteger("note_id", mcp.Required(), mcp.Description("Id of the note.")),
 			mcp.WithString("etag", mcp.Required(), mcp.Description("The note's etag as last read.")),
 			mcp.WithString("title", mcp.Description("New title.")),
 			mcp.WithString("content", mcp.Description("New content (replaces the whole text).")),
@@ -146,7 +146,7 @@ func AppendContent(c *nextcloud.Client) tooldef.Tool {
 	return tooldef.Tool{
 		Def: mcp.NewTool(name,
 			mcp.WithDescription("Append text to a note, separated from the existing content by a line '---'."),
-			mcp.WithNumber("note_id", mcp.Required(), mcp.Description("Id of the note.")),
+			mcp.WithInteger("note_id", mcp.Required(), mcp.Description("Id of the note.")),
 			mcp.WithString("content", mcp.Required(), mcp.Description("Text to append.")),
 			noteOutput,
 			tooldef.Annotations(false, false, false, true),
@@ -263,7 +263,7 @@ func GetNote(c *nextcloud.Client) tooldef.Tool {
 	return tooldef.Tool{
 		Def: mcp.NewTool(name,
 			mcp.WithDescription("Read one note with its content and etag."),
-			mcp.WithNumber("note_id", mcp.Required(), mcp.Description("Id of the note.")),
+			mcp.WithInteger("note_id", mcp.Required(), mcp.Description("Id of the note.")),
 			noteOutput,
 			tooldef.Annotations(true, false, true, true),
 		),
@@ -309,7 +309,7 @@ func GetAttachment(c *nextcloud.Client) tooldef.Tool {
 	return tooldef.Tool{
 		Def: mcp.NewTool(name,
 			mcp.WithDescription("Read an attachment (image or file) of a note, from the note's .attachments.<id> folder."),
-			mcp.WithNumber("note_id", mcp.Required(), mcp.Description("Id of the note.")),
+			mcp.WithInteger("note_id", mcp.Required(), mcp.Description("Id of the note.")),
 			mcp.WithString("attachment_filename", mcp.Required(), mcp.Description("File name inside the note's attachments folder.")),
 			tooldef.Annotations(true, false, true, true),
 		),
@@ -346,7 +346,7 @@ func DeleteNote(c *nextcloud.Client) tooldef.Tool {
 	return tooldef.Tool{
 		Def: mcp.NewTool(name,
 			mcp.WithDescription("Delete a note and its attachments folder."),
-			mcp.WithNumber("note_id", mcp.Required(), mcp.Description("Id of the note.")),
+			mcp.WithInteger("note_id", mcp.Required(), mcp.Description("Id of the note.")),
 			tooldef.Annotations(false, true, true, true),
 		),
 		Scopes: []string{write}, App: app,

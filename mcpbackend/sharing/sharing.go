@@ -34,7 +34,7 @@ func Tools(c *nextcloud.Client) []tooldef.Tool {
 
 var (
 	shareOutput = nextcloud.OutputSchema("share", "object", "The share as Nextcloud returns it: id, share_type, path, permissions, share_with, url and token for links, expiration.")
-	idArg       = mcp.WithNumber("share_id", mcp.Required(), mcp.Description("Id of the share."))
+	idArg       = mcp.WithInteger("share_id", mcp.Required(), mcp.Description("Id of the share."))
 	permsDesc   = "Permissions bit mask: 1 read, 2 update, 4 create, 8 delete, 16 share (31 all; files allow at most 19)."
 )
 
@@ -57,8 +57,8 @@ func Create(c *nextcloud.Client) tooldef.Tool {
 			mcp.WithDescription("Share a file or folder with a user (share_type 0), a group (1), by email (4) or as a public link (3). Sharing the same thing again returns the existing share."),
 			mcp.WithString("path", mcp.Required(), mcp.Description("Path relative to the user's root.")),
 			mcp.WithString("share_with", mcp.Description("User id, group id or email address; not used for links.")),
-			mcp.WithNumber("share_type", mcp.DefaultNumber(0), mcp.Description("0 user, 1 group, 3 public link, 4 email, 6 federated, 7 team.")),
-			mcp.WithNumber("permissions", mcp.DefaultNumber(1), mcp.Description(permsDesc)),
+			mcp.WithInteger("share_type", mcp.DefaultNumber(0), mcp.Description("0 user, 1 group, 3 public link, 4 email, 6 federated, 7 team.")),
+			mcp.WithInteger("permissions", mcp.DefaultNumber(1), mcp.Description(permsDesc)),
 			shareOutput,
 			tooldef.Annotations(false, false, false, true),
 		),
@@ -95,7 +95,7 @@ func CreatePublicLink(c *nextcloud.Client) tooldef.Tool {
 		Def: mcp.NewTool(name,
 			mcp.WithDescription("Create a read-only public link to a file or folder that expires after the given time (Nextcloud expires links at day granularity, so the link lasts until the end of that day)."),
 			mcp.WithString("path", mcp.Required(), mcp.Description("Path relative to the user's root.")),
-			mcp.WithNumber("expires_in_minutes", mcp.DefaultNumber(30), mcp.Min(1), mcp.Description("Minutes until the link expires.")),
+			mcp.WithInteger("expires_in_minutes", mcp.DefaultNumber(30), mcp.Min(1), mcp.Description("Minutes until the link expires.")),
 			shareOutput,
 			tooldef.Annotations(false, false, false, true),
 		),
@@ -210,7 +210,7 @@ func Update(c *nextcloud.Client) tooldef.Tool {
 		Def: mcp.NewTool(name,
 			mcp.WithDescription("Change a share's permissions."),
 			idArg,
-			mcp.WithNumber("permissions", mcp.Required(), mcp.Description(permsDesc)),
+			mcp.WithInteger("permissions", mcp.Required(), mcp.Description(permsDesc)),
 			shareOutput,
 			tooldef.Annotations(false, false, true, true),
 		),

@@ -32,8 +32,8 @@ func Tools(c *nextcloud.Client) []tooldef.Tool {
 }
 
 var (
-	tableIDArg = mcp.WithNumber("table_id", mcp.Required(), mcp.Description("Id of the table."))
-	rowIDArg   = mcp.WithNumber("row_id", mcp.Required(), mcp.Description("Id of the row."))
+	tableIDArg = mcp.WithInteger("table_id", mcp.Required(), mcp.Description("Id of the table."))
+	rowIDArg   = mcp.WithInteger("row_id", mcp.Required(), mcp.Description("Id of the row."))
 	dataArg    = mcp.WithObject("data", mcp.Required(), mcp.Description(`Cell values keyed by column id, e.g. {"31": "Laptop", "32": 2}; selection columns take the option id. See nc_tables_get_schema for the ids.`))
 	rowOutput  = nextcloud.OutputSchema("row", "object", "The row: id, tableId, createdBy, createdAt, lastEditBy, lastEditAt, data [{columnId, value}].")
 )
@@ -98,8 +98,8 @@ func ReadTable(c *nextcloud.Client) tooldef.Tool {
 		Def: mcp.NewTool(name,
 			mcp.WithDescription("Read a table's rows, optionally a page of them."),
 			tableIDArg,
-			mcp.WithNumber("limit", mcp.Min(1), mcp.Description("At most this many rows.")),
-			mcp.WithNumber("offset", mcp.Min(0), mcp.Description("Skip this many rows.")),
+			mcp.WithInteger("limit", mcp.Min(1), mcp.Description("At most this many rows.")),
+			mcp.WithInteger("offset", mcp.Min(0), mcp.Description("Skip this many rows.")),
 			nextcloud.OutputSchema("rows", "array", "Rows: id, data [{columnId, value}], createdBy, createdAt, lastEditBy, lastEditAt."),
 			tooldef.Annotations(true, false, true, true),
 		),
