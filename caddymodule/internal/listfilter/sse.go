@@ -289,6 +289,11 @@ func (s *SSEWriter) dispatch() {
 			s.writeType(ev.eventType)
 		}
 		s.out = append(s.out, "data: "...)
+		if bytes.IndexAny(out, "\r\n") < 0 {
+			s.out = append(s.out, out...)
+			s.out = append(s.out, "\n\n"...)
+			return
+		}
 		// Compact: the data must fit one line, and JSON whitespace may
 		// contain CR or LF. Compact keeps string contents as they are.
 		buf := bytes.NewBuffer(s.out)

@@ -66,7 +66,11 @@ func New(capacity int, idleTTL time.Duration, now func() time.Time) *Store {
 	}
 }
 
-func hash(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+func hash(s string) [32]byte {
+	// A stack buffer spares typical ids (UUIDs) an allocation.
+	var buf [128]byte
+	return sha256.Sum256(append(buf[:0], s...))
+}
 
 // Bind records that sessionID was created for subject; the handler calls
 // it with the Mcp-Session-Id header of a successful initialize response.
