@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -82,7 +83,7 @@ func New(cfg Config) (*Client, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	d := &doer{hc: hc}
+	d := &doer{hc: hc, sleep: sleepCtx}
 	endpoint := base.String()
 	cal, err := caldav.NewClient(d, endpoint)
 	if err != nil {
@@ -153,7 +154,46 @@ func UnquoteETag(etag string) string {
 // the headers the library cannot and turns every non-2xx answer into an
 // *HTTPError carrying the server's own explanation.
 type doer struct {
-	hc *http.Client
+	hc    *http.Client
+	sleep func(context.Context, time.Duration) error
+}
+
+// maxRetries and retryCap bound the waiting on a server that asks to be
+// called again later (429 Too Many Requests, 503 Service Unavailable).
+const (
+	maxRetries = 2
+	retryCap   = 5 * time.Second
+)
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// retryAfter tells how long to wait before retrying a refused request,
+// or false when it should not be retried: only throttling answers are,
+// and only when the body can be sent again.
+func retryAfter(req *http.Request, resp *http.Response, attempt int) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	if attempt >= maxRetries || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+		return 0, false
+	}
+	wait := time.Duration(500<<attempt) * time.Millisecond
+	if s, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && s >= 0 {
+		wait = time.Duration(s) * time.Second
+	}
+	if wait > retryCap {
+		return 0, false
+	}
+	return wait, true
 }
 
 func (d *doer) Do(req *http.Request) (*http.Response, error) {
@@ -174,15 +214,32 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 		webcal = "On"
 	}
 	req.Header.Set("X-NC-CalDAV-Webcal-Caching", webcal)
-	resp, err := d.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+	for attempt := 0; ; attempt++ {
+		resp, err := d.hc.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+		}
+		if resp.StatusCode/100 == 2 {
+			return resp, nil
+		}
+		wait, again := retryAfter(req, resp, attempt)
+		if !again {
+			defer resp.Body.Close()
+			return nil, newHTTPError(req, resp)
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		resp.Body.Close()
+		if err := d.sleep(ctx, wait); err != nil {
+			return nil, fmt.Errorf("%s %s: waiting to retry: %w", req.Method, req.URL.Path, err)
+		}
+		if req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: rewinding the body: %w", req.Method, req.URL.Path, err)
+			}
+			req.Body = body
+		}
 	}
-	if resp.StatusCode/100 == 2 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	return nil, newHTTPError(req, resp)
 }
 
 // send performs a request built by this package, with the same header and
