@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -192,4 +193,47 @@ func signInput(t testing.TB, k *signingKey, input string) string {
 		t.Fatalf("oidctest: sign: %v", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// Forgery names header fields that try to make a verifier trust a key the
+// token brings along instead of the provider's JWKS.
+type Forgery struct {
+	// EmbedJWK puts the attacker's public key in the `jwk` header.
+	EmbedJWK bool
+	// JKU points the `jku` header at a JWKS URL, where the test can serve
+	// the returned attacker JWKS and count fetches.
+	JKU string
+}
+
+// Forge signs a token that is valid in every claim with a fresh attacker
+// key, adding the Forgery's header fields. It returns the token and the
+// attacker's JWKS document. A verifier that honours the token's own key
+// references accepts it; a correct one rejects it as an unknown key.
+func (p *Provider) Forge(t testing.TB, req MintRequest, f Forgery) (token string, jwks []byte) {
+	t.Helper()
+	attacker, err := newSigningKey()
+	if err != nil {
+		t.Fatalf("oidctest: %v", err)
+	}
+	pub := map[string]any{
+		"kty": "RSA",
+		"kid": attacker.id,
+		"alg": "RS256",
+		"use": "sig",
+		"n":   base64.RawURLEncoding.EncodeToString(attacker.key.N.Bytes()),
+		"e":   base64.RawURLEncoding.EncodeToString(big.NewInt(int64(attacker.key.E)).Bytes()),
+	}
+	header := map[string]any{"alg": "RS256", "typ": "JWT", "kid": attacker.id}
+	if f.EmbedJWK {
+		header["jwk"] = pub
+	}
+	if f.JKU != "" {
+		header["jku"] = f.JKU
+	}
+	input := encodeSegment(t, header) + "." + encodeSegment(t, p.claims(req))
+	jwks, err = json.Marshal(map[string]any{"keys": []any{pub}})
+	if err != nil {
+		t.Fatalf("oidctest: encode attacker JWKS: %v", err)
+	}
+	return input + "." + signInput(t, attacker, input), jwks
 }

@@ -357,3 +357,29 @@ func decodeSegment(seg string, v any) error {
 }
 
 func base64URL(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+func TestForge(t *testing.T) {
+	p := Start(t, Options{})
+	tok, jwksDoc := p.Forge(t, MintRequest{Audience: []string{testResource}}, Forgery{EmbedJWK: true, JKU: "http://127.0.0.1:1/jwks"})
+	// Against the provider's JWKS the forgery fails...
+	if _, err := verify(t, p, tok, testResource); err == nil {
+		t.Fatal("forged token verified against the provider's JWKS")
+	}
+	// ...against the attacker's own key it is valid, so a verifier that
+	// trusted the token's key references would accept it.
+	set, err := jwk.Parse(jwksDoc)
+	if err != nil {
+		t.Fatalf("parse attacker JWKS: %v", err)
+	}
+	if _, err := jwt.ParseString(tok, jwt.WithKeySet(set), jwt.WithValidate(true), jwt.WithIssuer(p.Issuer()), jwt.WithAudience(testResource)); err != nil {
+		t.Fatalf("forged token does not verify with the attacker key: %v", err)
+	}
+	var h map[string]any
+	seg, _, _ := strings.Cut(tok, ".")
+	if err := decodeSegment(seg, &h); err != nil {
+		t.Fatal(err)
+	}
+	if h["jku"] != "http://127.0.0.1:1/jwks" || h["jwk"] == nil {
+		t.Errorf("header %v lacks jku or jwk", h)
+	}
+}
