@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/scopegate/scopegate/internal/mcptestserver"
@@ -428,5 +430,41 @@ func TestStreamingResponse(t *testing.T) {
 	}
 	if !strings.Contains(r.body, "notifications/progress") || !strings.Contains(r.body, `\"tool\":\"echo_stream\"`) {
 		t.Errorf("SSE body lacks the progress event or the result: %s", r.body)
+	}
+}
+
+// TestForgedKeyReferences: a token signed by an attacker key that it
+// references itself (an embedded `jwk`, a `jku` URL) is rejected, and the
+// gateway never fetches the attacker's JWKS.
+func TestForgedKeyReferences(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	var fetches atomic.Int64
+	var jwksDoc atomic.Value
+	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		if b, ok := jwksDoc.Load().([]byte); ok {
+			w.Write(b)
+		}
+	}))
+	defer attacker.Close()
+
+	mint := oidctest.MintRequest{Audience: []string{e.resource}, Scopes: []string{"notes:read"}}
+	tests := map[string]oidctest.Forgery{
+		"embedded jwk":  {EmbedJWK: true},
+		"jku":           {JKU: attacker.URL + "/jwks.json"},
+		"jwk and jku":   {EmbedJWK: true, JKU: attacker.URL + "/jwks.json"},
+		"no references": {},
+	}
+	for name, f := range tests {
+		t.Run(name, func(t *testing.T) {
+			tok, doc := e.provider.Forge(t, mint, f)
+			jwksDoc.Store(doc)
+			checkInvalidToken(t, e, e.callTool(t, mcptestserver.ToolEchoRead, bearer(tok)), tok, "key", "signature")
+		})
+	}
+	if n := fetches.Load(); n != 0 {
+		t.Errorf("the gateway fetched the attacker's JWKS %d times", n)
 	}
 }
