@@ -87,6 +87,7 @@ type Provider struct {
 	mu     sync.Mutex
 	server *http.Server
 	done   chan struct{}
+	hits   map[string]int
 }
 
 // Start runs a provider on a free loopback port until the test ends.
@@ -105,7 +106,7 @@ func start(opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	p := &Provider{addr: ln.Addr().String()}
+	p := &Provider{addr: ln.Addr().String(), hits: map[string]int{}}
 	p.issuer = "http://" + p.addr
 
 	lifetime := opts.TokenLifetime
@@ -210,7 +211,13 @@ func oauthMetadataOnly(next http.Handler) http.Handler {
 }
 
 func (p *Provider) serve(ln net.Listener) {
-	srv := &http.Server{Handler: p.handler, ReadHeaderTimeout: 10 * time.Second}
+	count := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.hits[r.URL.Path]++
+		p.mu.Unlock()
+		p.handler.ServeHTTP(w, r)
+	})
+	srv := &http.Server{Handler: count, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	p.mu.Lock()
 	p.server, p.done = srv, done
@@ -233,6 +240,15 @@ func (p *Provider) TokenEndpoint() string         { return p.issuer + "/oauth/to
 func (p *Provider) IntrospectionEndpoint() string { return p.issuer + "/oauth/introspect" }
 func (p *Provider) UserinfoEndpoint() string      { return p.issuer + "/userinfo" }
 func (p *Provider) JWKSURI() string               { return p.issuer + "/keys" }
+
+// Hits counts the requests the provider received for a path (such as
+// "/keys" or "/oauth/introspect"), so tests can check how hard a client
+// leans on it.
+func (p *Provider) Hits(path string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hits[path]
+}
 
 // Stop closes the listener and every open connection, so clients see
 // connection refused until Restart. It is safe to call twice.

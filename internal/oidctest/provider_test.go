@@ -365,6 +365,9 @@ func TestForge(t *testing.T) {
 	if _, err := verify(t, p, tok, testResource); err == nil {
 		t.Fatal("forged token verified against the provider's JWKS")
 	}
+	if n := p.Hits("/keys"); n != 1 {
+		t.Errorf("JWKS hits %d, want 1", n)
+	}
 	// ...against the attacker's own key it is valid, so a verifier that
 	// trusted the token's key references would accept it.
 	set, err := jwk.Parse(jwksDoc)
