@@ -158,6 +158,25 @@ func (e *env) callTool(t *testing.T, tool string, headers [][2]string) response 
 	return do(t, req)
 }
 
+// callToolStatus is callTool for use off the test goroutine: it reports
+// transport failures as status 0 instead of failing the test.
+func (e *env) callToolStatus(tok string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	req, err := mcptestserver.NewToolCallRequest(ctx, e.resource, mcptestserver.ToolEchoRead, nil)
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
 // bearer is the Authorization header for tok.
 func bearer(tok string) [][2]string { return [][2]string{{"Authorization", "Bearer " + tok}} }
 

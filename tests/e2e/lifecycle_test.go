@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -233,7 +234,7 @@ func TestBogusTokensBoundedMemory(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	send := func(n int) {
 		for i := range n {
-			tok := randomToken(t, i)
+			tok := randomToken(i)
 			r := e.callTool(t, mcptestserver.ToolEchoRead, bearer(tok))
 			if r.status != http.StatusUnauthorized {
 				t.Fatalf("bogus token %d: %s, want 401", i, statusOf(r))
@@ -261,12 +262,9 @@ func TestBogusTokensBoundedMemory(t *testing.T) {
 // randomToken alternates opaque strings and JWT-shaped tokens with random
 // kids, 12-15 KiB long: below the gateway's 16 KiB limit, so they are
 // validated (and cached) rather than refused unread.
-func randomToken(t *testing.T, i int) string {
-	t.Helper()
+func randomToken(i int) string {
 	b := make([]byte, 9<<10+i%(2<<10))
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	body := base64.RawURLEncoding.EncodeToString(b)
 	if i%2 == 0 {
 		return body
@@ -356,5 +354,44 @@ func TestTokensNotLogged(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestUnknownKidFloodSparesProvider: a burst of tokens naming random kids,
+// sent concurrently, makes the gateway refetch the JWKS only as often as its
+// refetch interval (10 s) allows, not once per token.
+func TestUnknownKidFloodSparesProvider(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	if r := e.callTool(t, mcptestserver.ToolEchoRead, bearer(e.token(t, false, "notes:read"))); r.status != http.StatusOK {
+		t.Fatalf("valid token: %s", statusOf(r))
+	}
+	before := e.provider.Hits("/keys")
+	start := time.Now()
+	const workers, perWorker = 20, 25
+	var wg sync.WaitGroup
+	statuses := make(chan int, workers*perWorker)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range perWorker {
+				// Odd indexes are JWT-shaped with a random kid.
+				tok := randomToken(2*(w*perWorker+i)+1)
+				statuses <- e.callToolStatus(tok)
+			}
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != http.StatusUnauthorized {
+			t.Fatalf("random-kid token answered %d, want 401", s)
+		}
+	}
+	fetches := e.provider.Hits("/keys") - before
+	// One refetch per started 10 s interval, plus one for a boundary.
+	allowed := int(time.Since(start)/(10*time.Second)) + 2
+	t.Logf("%d random-kid tokens caused %d JWKS fetches", workers*perWorker, fetches)
+	if fetches > allowed {
+		t.Errorf("%d JWKS fetches for %d random-kid tokens, want at most %d", fetches, workers*perWorker, allowed)
 	}
 }
