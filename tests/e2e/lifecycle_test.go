@@ -375,7 +375,7 @@ func TestUnknownKidFloodSparesProvider(t *testing.T) {
 		wg.Go(func() {
 			for i := range perWorker {
 				// Odd indexes are JWT-shaped with a random kid.
-				tok := randomToken(2*(w*perWorker+i)+1)
+				tok := randomToken(2*(w*perWorker+i) + 1)
 				statuses <- e.callToolStatus(tok)
 			}
 		})
