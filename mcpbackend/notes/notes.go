@@ -89,7 +89,7 @@ func UpdateNote(c *nextcloud.Client) tooldef.Tool {
 			mcp.WithString("etag", mcp.Required(), mcp.Description("The note's etag as last read.")),
 			mcp.WithString("title", mcp.Description("New title.")),
 			mcp.WithString("content", mcp.Description("New content (replaces the whole text).")),
-			mcp.WithString("category", mcp.Description("New category; moves the note's file.")),
+			mcp.WithString("category", mcp.Description("New category; the note's file and its attachments folder move along.")),
 			noteOutput,
 			tooldef.Annotations(false, false, false, true),
 		),
@@ -112,7 +112,24 @@ func UpdateNote(c *nextcloud.Client) tooldef.Tool {
 			if len(body) == 0 {
 				return nextcloud.ArgError(name, fmt.Errorf("nothing to update: give title, content or category")), nil
 			}
-			return putNote(ctx, c, name, id, etag, body)
+			newCat, moving := body["category"]
+			var before Note
+			if moving {
+				// Notes moves the note's file but not its attachments
+				// folder; remember where that is.
+				if before, _, err = getNote(ctx, c, id); err != nil {
+					return nextcloud.ToolError(name, fmt.Sprintf("reading note %d", id), err)
+				}
+				moving = before.Category != newCat
+			}
+			res, err := putNote(ctx, c, name, id, etag, body)
+			if err != nil || res.IsError || !moving {
+				return res, err
+			}
+			if err := moveAttachments(ctx, c, before, newCat); err != nil {
+				return nextcloud.ToolError(name, fmt.Sprintf("note %d moved, but moving its attachments folder", id), err)
+			}
+			return res, nil
 		},
 	}
 }
@@ -282,9 +299,9 @@ func GetNote(c *nextcloud.Client) tooldef.Tool {
 	}
 }
 
-// attachmentsDir is the DAV folder of a note's attachments. It follows
-// the user's notesPath setting instead of assuming "Notes".
-func attachmentsDir(ctx context.Context, c *nextcloud.Client, n Note) (user, dir string, err error) {
+// notesRoot returns the caller's user id and Notes folder: attachments
+// follow the user's notesPath setting instead of assuming "Notes".
+func notesRoot(ctx context.Context, c *nextcloud.Client) (user, root string, err error) {
 	var settings struct {
 		NotesPath string `json:"notesPath"`
 	}
@@ -292,15 +309,39 @@ func attachmentsDir(ctx context.Context, c *nextcloud.Client, n Note) (user, dir
 		return "", "", err
 	}
 	user, err = c.User(ctx)
+	return user, strings.Trim(settings.NotesPath, "/"), err
+}
+
+// attachmentsPath is the folder of a note's attachments below root.
+func attachmentsPath(root string, id int64, category string) string {
+	parts := []string{root}
+	if category != "" {
+		parts = append(parts, category)
+	}
+	return strings.Join(append(parts, ".attachments."+strconv.FormatInt(id, 10)), "/")
+}
+
+// attachmentsDir is the DAV folder of a note's attachments.
+func attachmentsDir(ctx context.Context, c *nextcloud.Client, n Note) (user, dir string, err error) {
+	user, root, err := notesRoot(ctx, c)
+	return user, attachmentsPath(root, n.ID, n.Category), err
+}
+
+// moveAttachments moves the .attachments.<id> folder of n from its old
+// category folder to the one of category; a note without attachments has
+// no folder, which is fine.
+func moveAttachments(ctx context.Context, c *nextcloud.Client, n Note, category string) error {
+	user, root, err := notesRoot(ctx, c)
 	if err != nil {
-		return "", "", err
+		return err
 	}
-	parts := []string{strings.Trim(settings.NotesPath, "/")}
-	if n.Category != "" {
-		parts = append(parts, n.Category)
+	from, to := attachmentsPath(root, n.ID, n.Category), attachmentsPath(root, n.ID, category)
+	_, err = c.DAV(ctx, &nextcloud.Request{Method: "MOVE", Path: nextcloud.FilesPath(user, from) + "/",
+		Header: http.Header{"Destination": {c.AbsoluteURL(nextcloud.FilesPath(user, to) + "/")}, "Overwrite": {"F"}}})
+	if nextcloud.IsStatus(err, http.StatusNotFound) {
+		return nil
 	}
-	parts = append(parts, ".attachments."+strconv.FormatInt(n.ID, 10))
-	return user, strings.Join(parts, "/"), nil
+	return err
 }
 
 // GetAttachment is nc_notes_get_attachment.

@@ -1,6 +1,9 @@
 package notes_test
 
 import (
+	"context"
+	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/scopegate/scopegate/internal/nextcloudfake/backendtest"
@@ -58,4 +61,34 @@ func TestTools(t *testing.T) {
 			Calls: []string{"GET " + base + "/notes/362"}, WantError: true, Contains: []string{"HTTP 404"}},
 	}
 	backendtest.Run(t, "notes", notes.Tools, cases, backendtest.Options{})
+}
+
+// TestCategoryChangeMovesAttachments checks, against a real WebDAV server,
+// that a note's attachments follow it into its new category (Notes moves
+// only the note's file).
+func TestCategoryChangeMovesAttachments(t *testing.T) {
+	var dav *backendtest.DAV
+	h := backendtest.Start(t, "notes", notes.Tools, backendtest.Options{NewDAV: func(t testing.TB) http.Handler {
+		dav = backendtest.NewDAV(t, map[string]string{
+			"/Notes/":                                    "",
+			"/Notes/Personal/":                           "",
+			"/Notes/Personal/.attachments.359/":          "",
+			"/Notes/Personal/.attachments.359/photo.svg": "<svg/>",
+			"/Notes/Work/":                               "",
+		})
+		return dav
+	}})
+	h.Fake.Reset()
+	res := h.Call(t, "nc_notes_update_note", map[string]any{"note_id": 359, "etag": "80e0d0abccaa35392f70e1b4cdd570b2", "category": "Work"})
+	if res.IsError {
+		t.Fatalf("tool error: %s", backendtest.Text(res))
+	}
+	want := []string{"GET " + base + "/notes/359", "PUT " + base + "/notes/359", "GET " + base + "/settings", "MOVE /remote.php/dav/files/admin/Notes/Personal/.attachments.359/"}
+	got := slices.DeleteFunc(h.Fake.CallStrings(), func(s string) bool { return s == "GET /ocs/v2.php/cloud/capabilities" })
+	if !slices.Equal(got, want) {
+		t.Errorf("calls %q, want %q", got, want)
+	}
+	if _, err := dav.FS.Stat(context.Background(), "/Notes/Work/.attachments.359/photo.svg"); err != nil {
+		t.Errorf("attachment not moved: %v", err)
+	}
 }
