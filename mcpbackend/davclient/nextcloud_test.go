@@ -272,3 +272,17 @@ func TestNextcloudQueryByUID(t *testing.T) {
 		}
 	}
 }
+
+func TestNextcloudUIDInTrashBin(t *testing.T) {
+	ex := davtest.Fixture(t, "calendar/28")
+	r := davtest.NewReplay(t, "calendar/28")
+	cal, err := ical.NewDecoder(strings.NewReader(ex.Request.Body)).Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client(t, r).CalDAV().PutCalendarObject(adminCtx(), ex.Request.Path, cal)
+	msg := davclient.Explain("nc_calendar_bulk_operations", "move", err)
+	if !strings.Contains(msg, "(HTTP 500): An exception occurred") || !strings.Contains(msg, "calendar trash bin") {
+		t.Fatalf("explanation = %q", msg)
+	}
+}
