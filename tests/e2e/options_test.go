@@ -300,3 +300,32 @@ func TestExplicitEndpoints(t *testing.T) {
 		})
 	}
 }
+
+// TestIntrospectionCached: an opaque token is introspected once and then
+// served from the cache; so is a rejected one (negative caching), so
+// repeating a bad token does not reach the provider each time.
+func TestIntrospectionCached(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	tests := []struct {
+		name  string
+		token string
+		want  int
+	}{
+		{"active", e.token(t, true, "notes:read"), http.StatusOK},
+		{"inactive", "opaque-" + strings.Repeat("q", 40), http.StatusUnauthorized},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.provider.Hits("/oauth/introspect")
+			for range 5 {
+				if r := e.callTool(t, mcptestserver.ToolEchoRead, bearer(tc.token)); r.status != tc.want {
+					t.Fatalf("%s, want %d", statusOf(r), tc.want)
+				}
+			}
+			if n := e.provider.Hits("/oauth/introspect") - before; n != 1 {
+				t.Errorf("5 requests caused %d introspections, want 1", n)
+			}
+		})
+	}
+}
