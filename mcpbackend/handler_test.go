@@ -213,3 +213,62 @@ func TestLegacySessionLifecycle(t *testing.T) {
 		t.Errorf("ping on deleted session: %d, want 404", r.StatusCode)
 	}
 }
+
+// In bearer mode a request without a bearer token sends nothing to
+// Nextcloud: the call fails as a server fault, not with someone else's
+// credentials.
+func TestBearerModeWithoutToken(t *testing.T) {
+	h := &mcpbackend.Handler{Credentials: mcpbackend.CredentialsConfig{Mode: "bearer"}, Apps: []string{"notes"}}
+	fake, srv := provision(t, h, nextcloudfake.Options{})
+	c := connect(t, srv.URL, map[string]string{"Authorization": "Basic YWRtaW46eA=="})
+	req := mcp.CallToolRequest{}
+	req.Params.Name, req.Params.Arguments = "nc_notes_get_note", map[string]any{"note_id": 359}
+	if res, err := c.CallTool(context.Background(), req); err == nil && !res.IsError {
+		t.Fatalf("call without bearer token succeeded: %+v", res)
+	}
+	if calls := fake.Calls(); len(calls) != 0 {
+		t.Errorf("Nextcloud was called: %v", fake.CallStrings())
+	}
+}
+
+func TestStatelessLegacyClient(t *testing.T) {
+	h := &mcpbackend.Handler{Apps: []string{"notes"}, Stateless: true}
+	_, srv := provision(t, h, nextcloudfake.Options{})
+	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Mcp-Session-Id") != "" {
+		t.Errorf("stateless initialize: %d, session %q", resp.StatusCode, resp.Header.Get("Mcp-Session-Id"))
+	}
+	c := connect(t, srv.URL, map[string]string{"Authorization": "Bearer " + nextcloudfake.AccessToken}, client.WithProtocolVersion("2025-11-25"))
+	if res := call(t, c, "nc_notes_get_note", map[string]any{"note_id": 359}); res.IsError {
+		t.Errorf("tool error: %v", res.Content)
+	}
+}
+
+func TestScopeSeparator(t *testing.T) {
+	h := &mcpbackend.Handler{Apps: []string{"notes"}, ScopeSeparator: "."}
+	_, srv := provision(t, h, nextcloudfake.Options{})
+	c := connect(t, srv.URL, nil)
+	res, err := c.ListTools(context.Background(), mcp.ListToolsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tl := range res.Tools {
+		scopes, _ := tl.Meta.AdditionalFields["scopegate/scopes"].([]any)
+		if len(scopes) == 0 {
+			t.Fatalf("%s: no scopes in _meta", tl.Name)
+		}
+		for _, s := range scopes {
+			if str, _ := s.(string); !strings.HasPrefix(str, "notes.") {
+				t.Errorf("%s: scope %v", tl.Name, s)
+			}
+		}
+	}
+}
