@@ -10,8 +10,10 @@
 // then by body, conditional headers and Depth; among equally good
 // recordings the first not yet served wins, so a scenario replayed in
 // recording order sees Nextcloud's state changes (412 on a stale ETag,
-// 403 on a deleted Deck card). Standard WebDAV verbs on user files can be
-// served by a real WebDAV handler instead (Options.DAV).
+// 403 on a deleted Deck card). Objects no recording covers get the answer
+// Nextcloud gives for unknown ones (Deck 403, Notes 404, ...), itself taken
+// from a recording. Standard WebDAV verbs on user files can be served by a
+// real WebDAV handler instead (Options.DAV).
 package nextcloudfake
 
 import (
@@ -23,6 +25,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -302,15 +305,48 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	e, ok := f.match(r, kind, c, body)
 	if !ok {
-		write(w, http.StatusNotFound, map[string]string{"Content-Type": jsonCT},
-			fmt.Sprintf(`{"message":"nextcloudfake: no recorded exchange for %s %s"}`, r.Method, r.URL.RequestURI()))
-		return
+		e, ok = fallback(r.Method, p)
+		if !ok {
+			write(w, http.StatusNotFound, map[string]string{"Content-Type": jsonCT},
+				fmt.Sprintf(`{"message":"nextcloudfake: no recorded exchange for %s %s"}`, r.Method, r.URL.RequestURI()))
+			return
+		}
+		w.Header().Set("X-Nextcloudfake-Fallback", e.Name)
 	}
 	respBody := e.Response.Body
 	if p == "/ocs/v2.php/cloud/capabilities" && len(f.opts.DisabledApps) > 0 {
 		respBody = dropCapabilities(respBody, f.opts.DisabledApps)
 	}
 	write(w, e.Response.Status, e.Response.Headers, respBody)
+}
+
+// fallbacks answer requests for objects no recording covers the way
+// Nextcloud answers unknown or invisible objects, with a recorded answer:
+// Deck says 403 (never 404), Notes and sharing 404 with their messages,
+// Tables an empty 404, DAV a Sabre NotFound.
+var fallbacks = []struct {
+	method    string // empty: any
+	pattern   *regexp.Regexp
+	recording string
+}{
+	{"", regexp.MustCompile(`^/index\.php/apps/deck/api/v1\.[01]/boards/`), "deck/73-get-board-not-found-403"},
+	{"", regexp.MustCompile(`^/ocs/v2\.php/apps/deck/api/v1\.0/cards/\d+/comments`), "deck/54-comments-list-unknown-card-403"},
+	{"", regexp.MustCompile(`^/index\.php/apps/notes/api/v1/notes/\d+$`), "notes/18-get-note-not-found-404"},
+	{"", regexp.MustCompile(`^/ocs/v2\.php/apps/files_sharing/api/v1/shares/\d+$`), "sharing/19-get-share-not-found-404"},
+	{"", regexp.MustCompile(`^/ocs/v2\.php/apps/tables/api/2/tables/\d+`), "tables/15-v2-get-table-not-found-404"},
+	{"", regexp.MustCompile(`^/index\.php/apps/tables/api/1/tables/\d+`), "tables/34-v1-get-table-not-found-404"},
+	{"PROPFIND", regexp.MustCompile(`^/remote\.php/dav/files/`), "files/22-propfind-missing-404"},
+	{"", regexp.MustCompile(`^/remote\.php/dav/files/`), "files/18-get-missing-file-404"},
+}
+
+func fallback(method, path string) (Exchange, bool) {
+	for _, fb := range fallbacks {
+		if (fb.method == "" || fb.method == method) && fb.pattern.MatchString(path) {
+			e, err := Lookup(fb.recording)
+			return e, err == nil
+		}
+	}
+	return Exchange{}, false
 }
 
 func write(w http.ResponseWriter, status int, hdr map[string]string, body string) {

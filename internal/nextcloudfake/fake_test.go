@@ -154,7 +154,11 @@ func TestEnforcement(t *testing.T) {
 		{"notes no auth", "GET", "/index.php/apps/notes/api/v1/notes", "", false, 401, `{"message":"CORS requires basic auth"}`},
 		{"deck internal route needs header", "PUT", "/index.php/apps/deck/cards/21/reorder", "basic", false, 412, `{"message":"CSRF check failed"}`},
 		{"deck api basic without header passes", "GET", "/index.php/apps/deck/api/v1.0/boards", "basic", false, 200, ""},
-		{"unrecorded route", "GET", "/index.php/apps/notes/api/v1/notes/424242", "basic", true, 404, ""},
+		{"unknown note", "GET", "/index.php/apps/notes/api/v1/notes/424242", "basic", true, 404, `{"errorType":"Exception"}`},
+		{"unknown deck board is 403", "GET", "/index.php/apps/deck/api/v1.0/boards/424242/stacks", "basic", true, 403, `{"status":403,"message":"Permission denied"}`},
+		{"unknown share", "DELETE", "/ocs/v2.php/apps/files_sharing/api/v1/shares/424242", "basic", true, 404, ""},
+		{"unknown table is an empty 404", "GET", "/ocs/v2.php/apps/tables/api/2/tables/424242", "basic", true, 404, ""},
+		{"unrecorded route", "GET", "/index.php/apps/notes/api/v1/nope", "basic", true, 404, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
