@@ -49,7 +49,7 @@ type manageArgs struct {
 
 type manageResult struct {
 	Action    string               `json:"action"`
-	Calendar  *davclient.Calendar  `json:"calendar,omitempty" jsonschema:"the created calendar"`
+	Calendar  *davclient.Calendar  `json:"calendar,omitempty" jsonschema:"the created or updated calendar"`
 	Calendars []davclient.Calendar `json:"calendars,omitempty" jsonschema:"for list: all calendars"`
 	Deleted   string               `json:"deleted,omitempty" jsonschema:"for delete: the deleted calendar's name"`
 }
@@ -65,12 +65,12 @@ func manageCalendarTool(s store) tooldef.Tool {
 	const name = "nc_calendar_manage_calendar"
 	return tooldef.Tool{
 		Def: mcp.NewTool(name,
-			mcp.WithDescription("Create, delete or list calendars. create makes a calendar for events and tasks and waits until the server shows it; delete removes a calendar with everything in it."),
-			mcp.WithString("action", mcp.Required(), mcp.Description("create, delete or list"), mcp.Enum("create", "delete", "list")),
+			mcp.WithDescription("Create, update, delete or list calendars. create makes a calendar for events and tasks and waits until the server shows it; update renames, describes or recolours one; delete removes a calendar with everything in it."),
+			mcp.WithString("action", mcp.Required(), mcp.Description("create, update, delete or list"), mcp.Enum("create", "update", "delete", "list")),
 			mcp.WithString("calendar_name", mcp.Description("Name (URL segment) of the calendar; for create derived from display_name when empty")),
-			mcp.WithString("display_name", mcp.Description("Display name for create")),
-			mcp.WithString("description", mcp.Description("Description for create")),
-			mcp.WithString("color", mcp.Description("Colour for create, #RRGGBB"), mcp.DefaultString("#1976D2")),
+			mcp.WithString("display_name", mcp.Description("Display name (create, update)")),
+			mcp.WithString("description", mcp.Description("Description (create, update)")),
+			mcp.WithString("color", mcp.Description("Colour, #RRGGBB (create: default #1976D2; update: only when given)"), mcp.DefaultString("#1976D2")),
 			tooldef.Annotations(false, true, false, true),
 			mcp.WithOutputSchema[manageResult](),
 		),
@@ -108,6 +108,29 @@ func manageCalendarTool(s store) tooldef.Tool {
 					return nil, step("creating calendar "+n, err)
 				}
 				return structured(manageResult{Action: "create", Calendar: &cal})
+			case "update":
+				cal, err := oneCalendar(ctx, s, a.CalendarName)
+				if err != nil {
+					return nil, err
+				}
+				var ch davclient.CalendarChange
+				if a.DisplayName != "" {
+					ch.DisplayName = &a.DisplayName
+				}
+				if a.Description != "" {
+					ch.Description = &a.Description
+				}
+				if a.Color != "" {
+					ch.Color = &a.Color
+				}
+				if ch == (davclient.CalendarChange{}) {
+					return nil, step("checking arguments", fmt.Errorf("update needs display_name, description or color"))
+				}
+				updated, err := s.dav.UpdateCalendar(ctx, cal.Href, ch)
+				if err != nil {
+					return nil, step("updating calendar "+cal.Name, err)
+				}
+				return structured(manageResult{Action: "update", Calendar: &updated})
 			case "delete":
 				cal, err := oneCalendar(ctx, s, a.CalendarName)
 				if err != nil {
@@ -118,7 +141,7 @@ func manageCalendarTool(s store) tooldef.Tool {
 				}
 				return structured(manageResult{Action: "delete", Deleted: cal.Name})
 			}
-			return nil, step("checking arguments", fmt.Errorf("action must be create, delete or list, not %q", a.Action))
+			return nil, step("checking arguments", fmt.Errorf("action must be create, update, delete or list, not %q", a.Action))
 		}),
 	}
 }

@@ -383,6 +383,14 @@ END:VCALENDAR
 	})
 
 	t.Run("calendar lifecycle", func(t *testing.T) {
+		var upd struct {
+			Calendar davclient.Calendar `json:"calendar"`
+		}
+		e.s.OK("nc_calendar_manage_calendar", map[string]any{"action": "update", "calendar_name": "team", "display_name": "Team (renamed)", "color": "#E91E63"}, &upd)
+		if upd.Calendar.DisplayName != "Team (renamed)" || upd.Calendar.Color != "#E91E63" {
+			t.Fatalf("updated calendar = %+v", upd.Calendar)
+		}
+		e.s.Fail("nc_calendar_manage_calendar", map[string]any{"action": "update", "calendar_name": "team"}, "needs display_name")
 		e.s.Fail("nc_calendar_manage_calendar", map[string]any{"action": "create", "calendar_name": "team"}, "HTTP")
 		var res struct {
 			Deleted string `json:"deleted"`

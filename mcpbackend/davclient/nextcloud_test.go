@@ -286,3 +286,24 @@ func TestNextcloudUIDInTrashBin(t *testing.T) {
 		t.Fatalf("explanation = %q", msg)
 	}
 }
+
+func TestNextcloudUpdateCalendar(t *testing.T) {
+	r := davtest.NewReplay(t, "calendar/06", "calendar/05")
+	name, color := "Fixture Work (renamed)", "#E91E63"
+	cal, err := client(t, r).UpdateCalendar(adminCtx(), "/remote.php/dav/calendars/admin/fixture-work/", davclient.CalendarChange{DisplayName: &name, Color: &color})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cal.Name != "fixture-work" {
+		t.Errorf("calendar = %+v", cal)
+	}
+	body, _ := io.ReadAll(r.Sent("PROPPATCH")[0].Body)
+	for _, want := range []string{`<displayname xmlns="DAV:">Fixture Work (renamed)</displayname>`, `<calendar-color xmlns="http://apple.com/ns/ical/">#E91E63</calendar-color>`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("PROPPATCH body lacks %s:\n%s", want, body)
+		}
+	}
+	if strings.Contains(string(body), "calendar-description") {
+		t.Errorf("PROPPATCH sets a property not asked for:\n%s", body)
+	}
+}
