@@ -81,7 +81,7 @@ type Rewriter struct {
 
 // ErrMalformed is wrapped by every error about a response that cannot be
 // read unambiguously.
-var ErrMalformed = errors.New("malformed list response")
+var ErrMalformed = errors.New("listfilter: malformed list response")
 
 // CodeInternalError is the JSON-RPC code of the error that replaces a
 // response that cannot be rewritten.

@@ -49,6 +49,7 @@ const (
 	Prompt
 )
 
+// String returns the kind's name as rules and logs spell it.
 func (k Kind) String() string {
 	switch k {
 	case Tool:
