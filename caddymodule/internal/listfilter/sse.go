@@ -289,7 +289,7 @@ func (s *SSEWriter) dispatch() {
 			s.writeType(ev.eventType)
 		}
 		s.out = append(s.out, "data: "...)
-		if bytes.IndexAny(out, "\r\n") < 0 {
+		if !bytes.ContainsAny(out, "\r\n") {
 			s.out = append(s.out, out...)
 			s.out = append(s.out, "\n\n"...)
 			return
