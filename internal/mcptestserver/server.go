@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -100,7 +101,7 @@ func start() (*Server, error) {
 	s.URL = "http://" + s.Addr + Path
 
 	mux := http.NewServeMux()
-	mux.Handle(Path, server.NewStreamableHTTPServer(NewMCPServer()))
+	mux.Handle(Path, signalFirstWrite(server.NewStreamableHTTPServer(NewMCPServer())))
 	s.httpServer = &http.Server{Handler: s.record(mux), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(s.done)
@@ -177,9 +178,46 @@ func echoHandler(name string) server.ToolHandlerFunc {
 	}
 }
 
+type firstWriteKey struct{}
+
+// signalFirstWrite tells a tool handler, through its context, when the HTTP
+// response got its first body bytes.
+func signalFirstWrite(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &signalWriter{ResponseWriter: w, written: make(chan struct{})}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), firstWriteKey{}, sw.written)))
+	})
+}
+
+type signalWriter struct {
+	http.ResponseWriter
+	once    sync.Once
+	written chan struct{}
+}
+
+func (w *signalWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.once.Do(func() { close(w.written) })
+	return n, err
+}
+
+// Flush keeps the writer an http.Flusher, which mcp-go needs to stream.
+func (w *signalWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *signalWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // streamHandler sends a progress notification before answering. mcp-go then
 // switches the POST response to text/event-stream, which is what a gateway
 // must pass through unbuffered.
+//
+// mcp-go v1.2.1 can drop a notification that its forwarder has dequeued but
+// not yet written when the final response wins the race for the writer, so
+// the handler waits until the notification is on the wire.
 func streamHandler(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	var token mcp.ProgressToken = "echo_stream"
 	if req.Params.Meta != nil && req.Params.Meta.ProgressToken != nil {
@@ -192,6 +230,15 @@ func streamHandler(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolR
 	})
 	if err != nil {
 		return nil, fmt.Errorf("send progress: %w", err)
+	}
+	if written, ok := ctx.Value(firstWriteKey{}).(chan struct{}); ok {
+		select {
+		case <-written:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("wait for the progress notification: %w", ctx.Err())
+		case <-time.After(5 * time.Second):
+			return nil, errors.New("progress notification not written within 5s")
+		}
 	}
 	return echo(ToolEchoStream, req)
 }

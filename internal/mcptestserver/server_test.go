@@ -96,9 +96,10 @@ func TestRawToolCallContentTypes(t *testing.T) {
 	tests := []struct {
 		tool        string
 		contentType string
+		progress    bool
 	}{
-		{ToolEchoRead, "application/json"},
-		{ToolEchoStream, "text/event-stream"},
+		{ToolEchoRead, "application/json", false},
+		{ToolEchoStream, "text/event-stream", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.tool, func(t *testing.T) {
@@ -118,10 +119,37 @@ func TestRawToolCallContentTypes(t *testing.T) {
 			if !strings.Contains(string(body), `\"tool\":\"`+tc.tool+`\"`) {
 				t.Errorf("body does not echo the tool: %s", body)
 			}
+			if got := strings.Contains(string(body), "notifications/progress"); got != tc.progress {
+				t.Errorf("progress notification present %v, want %v: %s", got, tc.progress, body)
+			}
 		})
 	}
 	if n := len(s.Requests()); n != len(tests) {
 		t.Errorf("recorded %d requests, want %d", n, len(tests))
+	}
+}
+
+// TestProgressAlwaysDelivered guards the workaround in streamHandler: without
+// it mcp-go drops the progress notification in a few percent of calls.
+func TestProgressAlwaysDelivered(t *testing.T) {
+	s := Start(t)
+	for i := range 200 {
+		req, err := NewToolCallRequest(context.Background(), s.URL, ToolEchoStream, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(body), "notifications/progress") || !strings.Contains(string(body), `"result"`) {
+			t.Fatalf("call %d: progress or result missing: %s", i, body)
+		}
 	}
 }
 
