@@ -64,7 +64,7 @@ func Exchanges(app string) ([]Exchange, error) {
 	return out, nil
 }
 
-// Exchange returns one recorded exchange by name ("deck/14-get-card").
+// Lookup returns one recorded exchange by name ("deck/14-get-card").
 func Lookup(name string) (Exchange, error) {
 	app, _, _ := strings.Cut(name, "/")
 	all, err := Exchanges(app)

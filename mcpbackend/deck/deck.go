@@ -42,7 +42,7 @@ func Tools(c *nextcloud.Client) []tooldef.Tool {
 	}
 }
 
-// ids names the integer path arguments a tool takes, in path order.
+// argDesc describes the integer id arguments tools take.
 var argDesc = map[string]string{
 	"board_id":          "Id of the board.",
 	"stack_id":          "Id of the stack (column).",

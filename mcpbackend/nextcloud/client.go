@@ -309,7 +309,7 @@ func (c *Client) JSON(ctx context.Context, method, path string, q url.Values, in
 	return resp, nil
 }
 
-// Do with a prepared request but the app headers added.
+// DoApp sends r with the headers every app and OCS call needs.
 func (c *Client) DoApp(ctx context.Context, r *Request) (*Response, error) {
 	r.Header = appHeaders(r.Header)
 	return c.Do(ctx, r)
