@@ -74,10 +74,15 @@ func hash(s string) [32]byte {
 
 // Bind records that sessionID was created for subject; the handler calls
 // it with the Mcp-Session-Id header of a successful initialize response.
-// Binding an id again rebinds it (the backend minted it anew).
-func (s *Store) Bind(sessionID, subject string) {
+//
+// It reports false, and changes nothing, when the id is still bound to
+// another subject: a backend that hands out a live session id again (one
+// that echoes an id the client sent, say) must not let the new subject take
+// over the first one's session. The handler must then not pass the response
+// on (answer 502). Binding an id to its own subject again refreshes it.
+func (s *Store) Bind(sessionID, subject string) bool {
 	if sessionID == "" {
-		return
+		return false
 	}
 	key, sub := hash(sessionID), hash(subject)
 	now := s.now()
@@ -86,14 +91,22 @@ func (s *Store) Bind(sessionID, subject string) {
 	s.expire(now)
 	if el, ok := s.items[key]; ok {
 		e := el.Value.(*entry)
-		e.subject, e.lastUsed = sub, now
-		s.lru.MoveToFront(el)
-		return
+		switch {
+		case s.expired(e, now):
+			s.remove(el) // free again; bound anew below
+		case e.subject != sub:
+			return false
+		default:
+			e.lastUsed = now
+			s.lru.MoveToFront(el)
+			return true
+		}
 	}
 	for s.lru.Len() >= s.capacity {
 		s.remove(s.lru.Back())
 	}
 	s.items[key] = s.lru.PushFront(&entry{session: key, subject: sub, lastUsed: now})
+	return true
 }
 
 // Lookup says whether sessionID is bound to subject. An Owned binding's

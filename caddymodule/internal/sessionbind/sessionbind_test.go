@@ -67,20 +67,37 @@ func TestForeignLookupKeepsBinding(t *testing.T) {
 	}
 }
 
-func TestRebindAndForget(t *testing.T) {
+func TestBindRefusesTakeover(t *testing.T) {
+	c := newClock()
+	s := New(10, time.Hour, c.now)
+	if !s.Bind("s", "alice") {
+		t.Fatal("first Bind refused")
+	}
+	if s.Bind("s", "mallory") {
+		t.Fatal("another subject took over a live session")
+	}
+	if !s.Check("s", "alice") || s.Check("s", "mallory") {
+		t.Fatal("refused Bind changed the binding")
+	}
+	if !s.Bind("s", "alice") {
+		t.Fatal("rebinding to the owner refused")
+	}
+	// Once the binding has expired, the id is free again.
+	c.advance(2 * time.Hour)
+	if !s.Bind("s", "bob") || !s.Check("s", "bob") {
+		t.Fatal("expired binding blocks a new one")
+	}
+}
+
+func TestForget(t *testing.T) {
 	s := New(10, time.Hour, nil)
 	s.Bind("s", "alice")
-	s.Bind("s", "bob")
-	if s.Check("s", "alice") || !s.Check("s", "bob") {
-		t.Fatal("rebinding did not move the session")
-	}
 	s.Forget("s")
-	if s.Lookup("s", "bob") != Unknown || s.Len() != 0 {
+	if s.Lookup("s", "alice") != Unknown || s.Len() != 0 {
 		t.Fatal("Forget kept the binding")
 	}
 	s.Forget("never-bound") // no effect
-	s.Bind("", "alice")
-	if s.Len() != 0 {
+	if s.Bind("", "alice") || s.Len() != 0 {
 		t.Fatal("empty session id bound")
 	}
 }
