@@ -67,6 +67,7 @@ type Replay struct {
 
 	mu        sync.Mutex
 	exchanges []Exchange
+	handlers  map[string]http.HandlerFunc
 	// Requests are the requests received, bodies included.
 	Requests  []*http.Request
 	Unmatched []string
@@ -84,12 +85,29 @@ func NewReplay(t testing.TB, names ...string) *Replay {
 	return r
 }
 
+// Handle answers method and path with h instead of a recording, for
+// exchanges no fixture holds.
+func (r *Replay) Handle(method, path string, h http.HandlerFunc) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.handlers == nil {
+		r.handlers = map[string]http.HandlerFunc{}
+	}
+	r.handlers[method+" "+path] = h
+}
+
 func (r *Replay) serve(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	kept := req.Clone(req.Context())
 	kept.Body = io.NopCloser(bytes.NewReader(body))
 	r.mu.Lock()
 	r.Requests = append(r.Requests, kept)
+	if h, ok := r.handlers[req.Method+" "+req.URL.Path]; ok {
+		r.mu.Unlock()
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		h(w, req)
+		return
+	}
 	var best *Exchange
 	score := -1
 	for i := range r.exchanges {

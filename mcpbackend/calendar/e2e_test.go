@@ -41,6 +41,7 @@ type slots struct {
 	Slots []calendar.Slot `json:"slots"`
 	Busy  int             `json:"busy_periods"`
 	Cals  []string        `json:"calendars"`
+	Note  string          `json:"note"`
 }
 
 // env is one Radicale with the calendar tools in front of it.
@@ -252,7 +253,11 @@ func TestEventsAgainstRadicale(t *testing.T) {
 		var res slots
 		e.s.OK("nc_calendar_find_availability", map[string]any{
 			"duration_minutes": 60, "date_range_start": "2026-11-14", "date_range_end": "2026-11-17", "timezone": "Europe/Berlin",
+			"attendees": "bob@example.com",
 		}, &res)
+		if !strings.Contains(res.Note, "not included") || !strings.Contains(res.Note, "no CalDAV scheduling outbox") {
+			t.Errorf("note about attendees on Radicale = %q", res.Note)
+		}
 		want := []string{
 			"2026-11-16T09:00:00+01:00..2026-11-16T10:00:00+01:00",
 			"2026-11-16T11:00:00+01:00..2026-11-16T17:00:00+01:00",

@@ -35,16 +35,19 @@ type availabilityResult struct {
 	TimeZone        string   `json:"timezone"`
 	BusyPeriods     int      `json:"busy_periods" jsonschema:"number of busy periods found in the window"`
 	Calendars       []string `json:"calendars" jsonschema:"calendars whose events were treated as busy"`
-	Note            string   `json:"note,omitempty"`
+	// AttendeesChecked are the attendees whose busy time the server
+	// disclosed and the slots respect; the others are in Note.
+	AttendeesChecked []string `json:"attendees_checked,omitempty" jsonschema:"attendees whose busy time was taken into account"`
+	Note             string   `json:"note,omitempty" jsonschema:"what could not be taken into account"`
 }
 
 func findAvailabilityTool(s store) tooldef.Tool {
 	const name = "nc_calendar_find_availability"
 	return tooldef.Tool{
 		Def: mcp.NewTool(name,
-			mcp.WithDescription("Find free time for a meeting of the given length: collects busy time from every calendar of the user (recurring events expanded; cancelled, transparent and all-day events do not block), then returns the free periods within business hours (or the whole day), skipping weekends if asked."),
+			mcp.WithDescription("Find free time for a meeting of the given length: collects busy time from every calendar of the user (recurring events expanded; cancelled, transparent and all-day events do not block) and, where the server shares it, the attendees' busy time, then returns the free periods within business hours (or the whole day), skipping weekends if asked."),
 			mcp.WithInteger("duration_minutes", mcp.Required(), mcp.Description("Length of the meeting in minutes"), mcp.Min(1)),
-			mcp.WithString("attendees", mcp.Description("Comma-separated attendees; only the user's own calendars are visible, so their busy times are not included")),
+			mcp.WithString("attendees", mcp.Description("Comma-separated e-mail addresses of attendees whose busy time should be respected too, where the server shares it (Nextcloud does for its users)")),
 			mcp.WithString("date_range_start", mcp.Description("Search from this date or date-time (default: now)")),
 			mcp.WithString("date_range_end", mcp.Description("Search until this day, inclusive, or date-time (default: 7 days after the start)")),
 			mcp.WithBoolean("business_hours_only", mcp.Description("Only within business hours (default 09:00-17:00)"), mcp.DefaultBool(true)),
@@ -64,12 +67,13 @@ func findAvailabilityTool(s store) tooldef.Tool {
 			if err != nil {
 				return nil, step("checking arguments", err)
 			}
-			res, err := s.findAvailability(ctx, o)
+			attendees, err := parseAttendees(a.Attendees)
+			if err != nil {
+				return nil, step("checking arguments", err)
+			}
+			res, err := s.findAvailability(ctx, o, attendees)
 			if err != nil {
 				return nil, err
-			}
-			if strings.TrimSpace(a.Attendees) != "" {
-				res.Note = "Only the user's own calendars were checked; the attendees' busy times are not visible to this server."
 			}
 			return structured(res)
 		}),
@@ -135,7 +139,7 @@ func (a availabilityArgs) options(now time.Time) (availabilityOptions, error) {
 	return o, nil
 }
 
-func (s store) findAvailability(ctx context.Context, o availabilityOptions) (availabilityResult, error) {
+func (s store) findAvailability(ctx context.Context, o availabilityOptions, attendees []Attendee) (availabilityResult, error) {
 	cals, err := calendarsFor(ctx, s, "", true, ical.CompEvent)
 	if err != nil {
 		return availabilityResult{}, err
@@ -164,6 +168,16 @@ func (s store) findAvailability(ctx context.Context, o availabilityOptions) (ava
 			}
 		}
 	}
+	if len(attendees) > 0 {
+		others, note := s.attendeesBusy(ctx, attendees, o)
+		for _, a := range others {
+			res.AttendeesChecked = append(res.AttendeesChecked, a.Attendee)
+			for _, b := range a.Busy {
+				busy = append(busy, interval{b.Start, b.End})
+			}
+		}
+		res.Note = note
+	}
 	res.BusyPeriods = len(mergeIntervals(busy))
 	for _, gap := range freeSlots(busy, o) {
 		res.Slots = append(res.Slots, Slot{
@@ -188,4 +202,33 @@ func busyInterval(e Event) (interval, bool) {
 		return interval{}, false
 	}
 	return interval{start, end}, true
+}
+
+// attendeesBusy asks the server for the attendees' busy time (CalDAV
+// scheduling, which Nextcloud offers for its users); what it cannot learn
+// is said in the note rather than failing the search.
+func (s store) attendeesBusy(ctx context.Context, attendees []Attendee, o availabilityOptions) ([]davclient.FreeBusyAnswer, string) {
+	emails := make([]string, 0, len(attendees))
+	for _, a := range attendees {
+		emails = append(emails, a.Email)
+	}
+	answers, err := s.dav.FreeBusy(ctx, emails, o.from, o.to)
+	if err != nil {
+		return nil, "The attendees' busy times were not included: " + davclient.Explain("nc_calendar_find_availability", "asking their free/busy time", err)
+	}
+	var (
+		ok      []davclient.FreeBusyAnswer
+		missing []string
+	)
+	for _, a := range answers {
+		if a.Err != nil {
+			missing = append(missing, a.Attendee+" ("+a.Err.Error()+")")
+			continue
+		}
+		ok = append(ok, a)
+	}
+	if len(missing) > 0 {
+		return ok, "Busy times unknown for: " + strings.Join(missing, "; ") + ". The slots do not account for them."
+	}
+	return ok, ""
 }

@@ -1,6 +1,9 @@
 package calendar_test
 
 import (
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/scopegate/scopegate/internal/davtest"
@@ -79,5 +82,54 @@ func TestNextcloudDeleteEvent(t *testing.T) {
 	del := r.Sent("DELETE")
 	if len(del) != 1 || del[0].URL.Path != "/remote.php/dav/calendars/admin/fixture-work/fixture-standup-7f3c2a.ics" || del[0].Header.Get("If-Match") != `"be7370272e715cd3dcb604e7bca77b39"` {
 		t.Fatalf("DELETE requests = %v", del)
+	}
+}
+
+func TestNextcloudAvailabilityWithAttendees(t *testing.T) {
+	s, r := nextcloudSession(t, "calendar/01")
+	empty := func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+		w.WriteHeader(http.StatusMultiStatus)
+		_, _ = io.WriteString(w, `<?xml version="1.0"?><d:multistatus xmlns:d="DAV:"/>`)
+	}
+	for _, cal := range []string{"personal", "contact_birthdays", "work"} {
+		r.Handle("REPORT", "/remote.php/dav/calendars/admin/"+cal+"/", empty)
+	}
+	// No free/busy exchange was recorded; this answer follows RFC 6638.
+	r.Handle(http.MethodPost, "/remote.php/dav/calendars/admin/outbox/", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+		_, _ = io.WriteString(w, `<?xml version="1.0"?>
+<cal:schedule-response xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav">
+ <cal:response><cal:recipient><d:href>mailto:user2@example.com</d:href></cal:recipient>
+  <cal:request-status>2.0;Success</cal:request-status>
+  <cal:calendar-data>BEGIN:VCALENDAR&#13;
+VERSION:2.0&#13;
+PRODID:x&#13;
+METHOD:REPLY&#13;
+BEGIN:VFREEBUSY&#13;
+UID:x&#13;
+DTSTAMP:20261127T080000Z&#13;
+FREEBUSY:20261116T090000Z/20261116T120000Z&#13;
+END:VFREEBUSY&#13;
+END:VCALENDAR&#13;
+</cal:calendar-data></cal:response>
+ <cal:response><cal:recipient><d:href>mailto:nobody@example.org</d:href></cal:recipient>
+  <cal:request-status>3.7;Invalid calendar user</cal:request-status></cal:response>
+</cal:schedule-response>`)
+	})
+	var res struct {
+		Slots   []calendar.Slot `json:"slots"`
+		Checked []string        `json:"attendees_checked"`
+		Note    string          `json:"note"`
+	}
+	s.OK("nc_calendar_find_availability", map[string]any{
+		"duration_minutes": 60, "date_range_start": "2026-11-16", "date_range_end": "2026-11-16",
+		"attendees": "User Two <user2@example.com>, nobody@example.org",
+	}, &res)
+	if len(res.Slots) != 1 || res.Slots[0].Start != "2026-11-16T12:00:00Z" || res.Slots[0].End != "2026-11-16T17:00:00Z" {
+		t.Fatalf("slots = %+v", res.Slots)
+	}
+	if len(res.Checked) != 1 || res.Checked[0] != "user2@example.com" || !strings.Contains(res.Note, "nobody@example.org (no free/busy time: 3.7;Invalid calendar user)") {
+		t.Fatalf("checked %v, note %q", res.Checked, res.Note)
 	}
 }
