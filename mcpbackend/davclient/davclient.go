@@ -1,8 +1,10 @@
 // Package davclient is the CalDAV/CardDAV plumbing shared by the calendar,
 // tasks and contacts tools: principal and home-set discovery, the
-// collection requests go-webdav does not offer (calendar properties,
-// MKCALENDAR with properties, extended MKCOL), write preconditions and the
-// mapping of DAV failures to errors a model can act on.
+// requests go-webdav does not offer (calendar properties and privileges,
+// MKCALENDAR with properties, PROPPATCH, extended MKCOL, calendar-query
+// by UID, scheduling free/busy), write preconditions, retries of
+// throttled requests and the mapping of DAV failures to errors a model
+// can act on.
 //
 // It speaks standard DAV first and knows Nextcloud's layout and quirks as a
 // fallback, so the same tools work against Nextcloud, Radicale or any
