@@ -77,6 +77,8 @@ type Rewriter struct {
 	// request carried it. It is echoed in the error that replaces a response
 	// whose own id cannot be read; nil means null.
 	RequestID json.RawMessage
+
+	page *pageState // set by ReadPage only
 }
 
 // ErrMalformed is wrapped by every error about a response that cannot be
@@ -212,9 +214,16 @@ func (rw *Rewriter) rewrite(body []byte) (out []byte, isResponse bool, id json.R
 	case hasResult && hasErr:
 		return nil, false, id, fmt.Errorf("%w: both result and error", ErrMalformed)
 	case hasErr:
+		if rw.page != nil {
+			rw.page.responses++
+			rw.page.errorResponse = true
+		}
 		return body, true, id, nil
 	case !hasResult:
 		return nil, false, id, fmt.Errorf("%w: neither result, error nor method", ErrMalformed)
+	}
+	if rw.page != nil {
+		rw.page.responses++
 	}
 	return apply(body, edits), true, id, nil
 }
@@ -256,6 +265,14 @@ func (rw *Rewriter) result(w *walker) ([]edit, error) {
 			hasTTL = true
 			if err := w.skip(); err != nil {
 				return nil, err
+			}
+		case "nextCursor":
+			cursor, err := w.optString("result.", "nextCursor")
+			if err != nil {
+				return nil, err
+			}
+			if rw.page != nil {
+				rw.page.nextCursor = cursor
 			}
 		default:
 			if err := w.skip(); err != nil {

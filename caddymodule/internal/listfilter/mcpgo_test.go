@@ -166,3 +166,47 @@ func addTools(srv *server.MCPServer) {
 		})
 	}
 }
+
+// TestReadPageFromMCPGo walks an mcp-go server's paginated tools/list the
+// way the gateway's discovery does: a modern-era request without a session,
+// sent straight to the backend handler.
+func TestReadPageFromMCPGo(t *testing.T) {
+	backend := server.NewStreamableHTTPServer(newMCPServer(false, true))
+	var (
+		cursor string
+		items  []listfilter.Item
+	)
+	for page := 0; page < 10; page++ {
+		params := map[string]any{"_meta": map[string]any{
+			"io.modelcontextprotocol/protocolVersion":    "2026-07-28",
+			"io.modelcontextprotocol/clientCapabilities": map[string]any{},
+		}}
+		if cursor != "" {
+			params["cursor"] = cursor
+		}
+		body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": page + 1, "method": "tools/list", "params": params})
+		req := httptest.NewRequest(http.MethodPost, "/mcp", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+		req.Header.Set("Mcp-Method", "tools/list")
+		rec := httptest.NewRecorder()
+		backend.ServeHTTP(rec, req)
+		p, err := listfilter.ReadPage(rec.Header().Get("Content-Type"), rec.Body.Bytes())
+		if err != nil {
+			t.Fatalf("page %d: %v (status %d, body %q)", page, err, rec.Code, rec.Body.String())
+		}
+		items = append(items, p.Items...)
+		if cursor = p.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if len(items) != 4 {
+		t.Fatalf("discovered %d tools, want 4", len(items))
+	}
+	for _, it := range items {
+		if string(it.Meta) != `{"scopegate/scopes":["notes:read"]}` {
+			t.Fatalf("tool %s _meta %s", it.Name, it.Meta)
+		}
+	}
+}

@@ -59,6 +59,7 @@ type SSEWriter struct {
 	ev      event
 	out     []byte
 	err     error
+	onFail  func(error) // ReadPage learns of replaced events through it
 }
 
 // event is an event being collected, already in canonical form.
@@ -275,6 +276,9 @@ func (s *SSEWriter) dispatch() {
 	out, isResponse, id, err := s.rw.rewrite(data)
 	switch {
 	case err != nil:
+		if s.onFail != nil {
+			s.onFail(err)
+		}
 		if id == nil {
 			id = s.rw.RequestID
 		}
