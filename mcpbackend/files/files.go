@@ -216,7 +216,11 @@ func CreateDirectory(c *nextcloud.Client) tooldef.Tool {
 				}
 			}
 			if nextcloud.IsStatus(err, http.StatusMethodNotAllowed) {
-				return mcp.NewToolResultText(fmt.Sprintf("Folder %q already exists.", "/"+p)), nil
+				// 405 means "something is there" (or no collection can be
+				// made there): only an existing folder is success.
+				if res, perr := c.Propfind(ctx, user, nextcloud.FilesPath(user, p), "0"); perr == nil && len(res) > 0 && res[0].IsDir {
+					return mcp.NewToolResultText(fmt.Sprintf("Folder %q already exists.", "/"+p)), nil
+				}
 			}
 			if err != nil {
 				return nextcloud.ToolError(name, fmt.Sprintf("creating folder %q", "/"+p), err)
