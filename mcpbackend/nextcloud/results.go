@@ -15,12 +15,14 @@ import (
 // property key of JSON type typ ("object" or "array"), as MCP requires
 // structured content to be an object.
 func OutputSchema(key, typ, description string) mcp.ToolOption {
+	prop := map[string]any{"type": typ, "description": description}
+	if typ == "array" {
+		prop["items"] = map[string]any{"type": "object"}
+	}
 	schema := map[string]any{
-		"type": "object",
-		"properties": map[string]any{
-			key: map[string]any{"type": typ, "description": description},
-		},
-		"required": []string{key},
+		"type":       "object",
+		"properties": map[string]any{key: prop},
+		"required":   []string{key},
 	}
 	b, err := json.Marshal(schema)
 	if err != nil {
