@@ -1,6 +1,7 @@
 package mcpbackend
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,6 +48,7 @@ type Handler struct {
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
 	handler http.Handler
+	server  *Server
 	logger  *zap.Logger
 }
 
@@ -98,7 +100,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("assembling the MCP server: %w", err)
 	}
-	h.handler = srv.Handler
+	h.handler, h.server = srv.Handler, srv
 	h.logger.Info("nextcloud MCP backend ready",
 		zap.String("nextcloud", base), zap.String("credentials", h.mode()),
 		zap.Int("tools", len(srv.Tools)), zap.Strings("allowed_hosts", hosts))
@@ -152,6 +154,16 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
+// Cleanup ends the sessions of this configuration when Caddy unloads it.
+func (h *Handler) Cleanup() error {
+	if h.server == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return h.server.Close(ctx)
+}
+
 // ServeHTTP serves the MCP endpoint; it never calls next.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	h.handler.ServeHTTP(w, r)
@@ -162,5 +174,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )

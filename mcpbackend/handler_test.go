@@ -29,6 +29,11 @@ func provision(t *testing.T, h *mcpbackend.Handler, opts nextcloudfake.Options) 
 	if err := h.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := h.Cleanup(); err != nil {
+			t.Error(err)
+		}
+	})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h.ServeHTTP(w, r, nil); err != nil {
 			t.Error(err)

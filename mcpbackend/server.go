@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -69,12 +70,24 @@ type Config struct {
 	Version      string
 }
 
+// SessionIdleTTL is how long a legacy-era session may stay unused before
+// it is forgotten; without it abandoned sessions would pile up in memory.
+// A client using a forgotten session gets 404 and starts a new one.
+const SessionIdleTTL = time.Hour
+
 // Server is the assembled MCP server.
 type Server struct {
 	MCP   *server.MCPServer
 	Tools []tooldef.Tool
 	// Handler serves Streamable HTTP for both protocol eras.
 	Handler http.Handler
+
+	streamable *server.StreamableHTTPServer
+}
+
+// Close ends all sessions and stops the idle-session sweeper.
+func (s *Server) Close(ctx context.Context) error {
+	return s.streamable.Shutdown(ctx)
 }
 
 // New assembles the MCP server and its HTTP handler.
@@ -187,10 +200,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Stateless {
 		opts = append(opts, server.WithStateLess(true))
 	} else {
-		opts = append(opts, server.WithStateful(true))
+		opts = append(opts, server.WithStateful(true), server.WithSessionIdleTTL(SessionIdleTTL))
 	}
 	h := server.NewStreamableHTTPServer(s, opts...)
-	return &Server{MCP: s, Tools: tools, Handler: hostAllowList(cfg.AllowedHosts, h)}, nil
+	return &Server{MCP: s, Tools: tools, Handler: hostAllowList(cfg.AllowedHosts, h), streamable: h}, nil
 }
 
 func mapsKeys[V any](m map[string]V) func(func(string) bool) {
