@@ -78,13 +78,14 @@ type Fake struct {
 	mu     sync.Mutex
 	served map[int]bool
 	calls  []Call
-	// override answers chosen by tests, keyed by "METHOD path".
-	override map[string]Exchange
+	// override answers chosen by tests, keyed by "METHOD path": each
+	// request takes the first, the last one stays.
+	override map[string][]Exchange
 }
 
 // New returns a fake serving every recorded app.
 func New(opts Options) (*Fake, error) {
-	f := &Fake{opts: opts, served: map[int]bool{}, override: map[string]Exchange{}}
+	f := &Fake{opts: opts, served: map[int]bool{}, override: map[string][]Exchange{}}
 	for _, app := range Apps {
 		ex, err := Exchanges(app)
 		if err != nil {
@@ -141,21 +142,27 @@ func (f *Fake) Serve(name string) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.override[e.Request.Method+" "+unescape(e.Request.Path)] = e
+	f.override[e.Request.Method+" "+unescape(e.Request.Path)] = []Exchange{e}
 	return nil
 }
 
-// ServeAs answers method and path (unescaped) with the named recording,
-// for calls whose recorded answer does not depend on the id in the path
-// (DELETE answering "[]"), where only another id was recorded.
-func (f *Fake) ServeAs(name, method, path string) error {
-	e, err := Lookup(name)
-	if err != nil {
-		return err
+// ServeAs answers method and path (unescaped, any query) with the named
+// recordings, one per request, the last one for all further requests: for
+// calls whose recorded answer does not depend on the id in the path
+// (DELETE answering "[]") where only another id was recorded, or for a
+// paged listing (Notes chunks).
+func (f *Fake) ServeAs(name, method, path string, more ...string) error {
+	var seq []Exchange
+	for _, n := range append([]string{name}, more...) {
+		e, err := Lookup(n)
+		if err != nil {
+			return err
+		}
+		seq = append(seq, e)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.override[method+" "+path] = e
+	f.override[method+" "+path] = seq
 	return nil
 }
 
@@ -400,8 +407,11 @@ func (f *Fake) match(r *http.Request, kind routeKind, c caller, body []byte) (Ex
 	p := r.URL.Path
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if e, ok := f.override[r.Method+" "+p]; ok {
-		return e, true
+	if seq := f.override[r.Method+" "+p]; len(seq) > 0 {
+		if len(seq) > 1 {
+			f.override[r.Method+" "+p] = seq[1:]
+		}
+		return seq[0], true
 	}
 	best, bestScore := -1, -1
 	for i, e := range f.exchanges {

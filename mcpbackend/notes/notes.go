@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -208,13 +209,53 @@ func SearchNotes(c *nextcloud.Client) tooldef.Tool {
 			if err != nil {
 				return nextcloud.ArgError(name, err), nil
 			}
-			var all []Note
-			if _, err := c.JSON(ctx, http.MethodGet, api+"/notes", nil, nil, &all); err != nil {
+			all, err := listNotes(ctx, c)
+			if err != nil {
 				return nextcloud.ToolError(name, "listing notes", err)
 			}
 			return nextcloud.Structured("results", rank(all, q)), nil
 		},
 	}
+}
+
+// chunkSize is how many notes one listing request returns: large note
+// collections come in several answers instead of one huge one.
+const chunkSize = 100
+
+// listNotes reads all notes chunk by chunk, following Notes'
+// X-Notes-Chunk-Cursor. The last chunk repeats earlier notes as id-only
+// stubs; those are skipped.
+func listNotes(ctx context.Context, c *nextcloud.Client) ([]Note, error) {
+	q := url.Values{"chunkSize": {strconv.Itoa(chunkSize)}}
+	var all []Note
+	// A cursor that never ends would be a Notes bug; stop long after any
+	// real collection is read.
+	for range 10000 {
+		var page []json.RawMessage
+		resp, err := c.JSON(ctx, http.MethodGet, api+"/notes", q, nil, &page)
+		if err != nil {
+			return nil, err
+		}
+		for _, raw := range page {
+			var probe map[string]json.RawMessage
+			if json.Unmarshal(raw, &probe) != nil {
+				continue
+			}
+			if _, full := probe["title"]; !full {
+				continue
+			}
+			var n Note
+			if err := json.Unmarshal(raw, &n); err == nil {
+				all = append(all, n)
+			}
+		}
+		cursor := resp.Header.Get("X-Notes-Chunk-Cursor")
+		if cursor == "" {
+			return all, nil
+		}
+		q.Set("chunkCursor", cursor)
+	}
+	return nil, fmt.Errorf("notes listing did not end after 10000 chunks")
 }
 
 // Hit is one search result.

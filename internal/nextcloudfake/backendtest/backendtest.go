@@ -114,7 +114,8 @@ type Case struct {
 	Args map[string]any
 	// Serve names recordings to answer with first (Fake.Serve).
 	Serve []string
-	// ServeAs maps "METHOD /path" to a recording name (Fake.ServeAs).
+	// ServeAs maps "METHOD /path" to recording names, comma-separated for
+	// a sequence (Fake.ServeAs).
 	ServeAs map[string]string
 	// Calls are the Nextcloud requests expected, "METHOD /path?query",
 	// in order, excluding the capabilities lookup.
@@ -141,7 +142,8 @@ func Run(t *testing.T, name string, fam mcpbackend.Family, cases []Case, opts Op
 			}
 			for k, name := range tc.ServeAs {
 				method, path, _ := strings.Cut(k, " ")
-				if err := h.Fake.ServeAs(name, method, path); err != nil {
+				names := strings.Split(name, ",")
+				if err := h.Fake.ServeAs(names[0], method, path, names[1:]...); err != nil {
 					t.Fatal(err)
 				}
 			}
