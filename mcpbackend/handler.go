@@ -95,7 +95,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ScopeSeparator: h.ScopeSeparator,
 		Stateless:      h.Stateless,
 		AllowedHosts:   hosts,
-		Logger:         slog.New(zapslog.NewHandler(h.logger.Core(), zapslog.WithName("mcp"))),
+		Logger:         slog.New(quietInfo{zapslog.NewHandler(h.logger.Core(), zapslog.WithName("mcp"))}),
 	})
 	if err != nil {
 		return fmt.Errorf("assembling the MCP server: %w", err)
