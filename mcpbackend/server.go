@@ -176,7 +176,7 @@ func New(cfg Config) (*Server, error) {
 		server.WithToolHandlerMiddleware(requireApp(cfg.Client, appOf)),
 		// Lists differ per user (disabled apps): never share caches.
 		server.WithCacheHints(30_000, mcp.CacheScopePrivate),
-		server.WithInstructions("Tools for one Nextcloud account: notes, files, shares, Deck boards, recipes, tables, calendars and contacts."),
+		server.WithInstructions("Tools for one Nextcloud account ("+strings.Join(apps, ", ")+"). Every tool acts as the signed-in Nextcloud user."),
 	)
 	st := make([]server.ServerTool, 0, len(tools))
 	for _, t := range tools {
