@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
 )
 
 func init() {
@@ -44,6 +45,17 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    challenge_scopes      <scope>...
 //	    allowed_origins       <origin>...
 //	    forward_token         on|off             # default: on
+//
+//	    tool                  <name-or-glob> <scope>...  # override/add to the backend's _meta scopes
+//	    resource_scope        <uri-glob> <scope>...      # resources/read and resource listings
+//	    prompt                <name-or-glob> <scope>...
+//	    unknown_tool          deny|allow         # default: deny
+//	    unknown_resource      deny|allow         # default: deny
+//	    unknown_prompt        deny|allow         # default: deny
+//	    allow_method          <method>...        # more methods that pass for any valid token
+//	    max_body_size         <size>             # default: 1MiB (413 above)
+//	    session_capacity      <n>                # default: 100000
+//	    session_idle_timeout  <duration>         # default: 12h
 //	}
 func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
@@ -135,6 +147,71 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("cache_size: %q is not a positive integer", v)
 			}
 			g.CacheSize = n
+		case "tool", "resource_scope", "prompt":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			rule := ScopeRule{Pattern: d.Val(), Scopes: d.RemainingArgs()}
+			switch opt {
+			case "tool":
+				g.ToolRules = append(g.ToolRules, rule)
+			case "resource_scope":
+				g.ResourceRules = append(g.ResourceRules, rule)
+			case "prompt":
+				g.PromptRules = append(g.PromptRules, rule)
+			}
+		case "unknown_tool", "unknown_resource", "unknown_prompt":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			if _, err := parsePolicy(v); err != nil {
+				return d.Errf("%s: %v", opt, err)
+			}
+			switch opt {
+			case "unknown_tool":
+				g.UnknownTool = v
+			case "unknown_resource":
+				g.UnknownResource = v
+			case "unknown_prompt":
+				g.UnknownPrompt = v
+			}
+		case "allow_method":
+			vals := d.RemainingArgs()
+			if len(vals) == 0 {
+				return d.ArgErr()
+			}
+			g.AllowMethods = append(g.AllowMethods, vals...)
+		case "max_body_size":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := humanize.ParseBytes(v)
+			if err != nil || n == 0 || n > 1<<40 {
+				return d.Errf("max_body_size: %q is not a size", v)
+			}
+			g.MaxBodySize = int64(n)
+		case "session_capacity":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return d.Errf("session_capacity: %q is not a positive integer", v)
+			}
+			g.SessionCapacity = n
+		case "session_idle_timeout":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return d.Errf("session_idle_timeout: %q is not a positive duration", v)
+			}
+			g.SessionIdleTimeout = caddy.Duration(dur)
 		case "forward_token":
 			var v string
 			if !d.Args(&v) || d.NextArg() {

@@ -100,6 +100,7 @@ func (g *Gateway) writeError(w http.ResponseWriter, status int, msg string) erro
 // request; the others are in the implementation-defined server range.
 const (
 	codeInvalidRequest = -32600
+	codeMethodNotFound = -32601
 	codeUnauthorized   = -32001
 	codeForbidden      = -32003
 	codeUnavailable    = -32004

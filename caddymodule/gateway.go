@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -18,6 +19,10 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/scopegate/scopegate/caddymodule/internal/listfilter"
+	"github.com/scopegate/scopegate/caddymodule/internal/rpcmessage"
+	"github.com/scopegate/scopegate/caddymodule/internal/scopecatalog"
+	"github.com/scopegate/scopegate/caddymodule/internal/sessionbind"
 	"github.com/scopegate/scopegate/caddymodule/internal/tokenverifier"
 )
 
@@ -90,6 +95,44 @@ type Gateway struct {
 	// needs it). Set false for upstreams that must not see the token.
 	ForwardToken *bool `json:"forward_token,omitempty"`
 
+	// ToolRules set the scopes of tools by name or glob; they override
+	// what the backend declares in _meta.
+	ToolRules []ScopeRule `json:"tool_rules,omitempty"`
+
+	// ResourceRules set the scopes of resources by uri glob, for
+	// resources/read and resource listings.
+	ResourceRules []ScopeRule `json:"resource_rules,omitempty"`
+
+	// PromptRules set the scopes of prompts by name or glob.
+	PromptRules []ScopeRule `json:"prompt_rules,omitempty"`
+
+	// UnknownTool decides tools with no declared scopes and no rule:
+	// "deny" (the default; a gateway fails closed) or "allow" (any valid
+	// token).
+	UnknownTool string `json:"unknown_tool,omitempty"`
+
+	// UnknownResource decides resources no rule covers; default "deny".
+	UnknownResource string `json:"unknown_resource,omitempty"`
+
+	// UnknownPrompt decides prompts no rule covers; default "deny".
+	UnknownPrompt string `json:"unknown_prompt,omitempty"`
+
+	// MaxBodySize caps a POST body to the endpoint, in bytes (413 above
+	// it). Default 1 MiB.
+	MaxBodySize int64 `json:"max_body_size,omitempty"`
+
+	// AllowMethods extends the JSON-RPC methods that pass for any valid
+	// token. Every method not known to the gateway is refused otherwise.
+	AllowMethods []string `json:"allow_methods,omitempty"`
+
+	// SessionCapacity bounds how many legacy sessions are bound to their
+	// subjects (least recently used dropped first). Default 100000.
+	SessionCapacity int `json:"session_capacity,omitempty"`
+
+	// SessionIdleTimeout drops a session binding unused this long; the
+	// client then gets 404 and starts a new session. Default 12h.
+	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
+
 	resourceURL  *url.URL
 	resourcePath string
 	metaPaths    []string
@@ -98,6 +141,21 @@ type Gateway struct {
 	verifier     tokenVerifier
 	metrics      *gatewayMetrics
 	logger       *zap.Logger
+	audits       *zap.Logger
+	allowMethods map[string]bool
+	catalog      *scopecatalog.Catalog
+	discoverer   *scopecatalog.Discoverer
+	sessions     *sessionbind.Store
+	disc         *discoveryState
+}
+
+// ScopeRule requires scopes for the names a pattern matches. In a pattern
+// '*' matches any run of characters ('/' included).
+type ScopeRule struct {
+	// Pattern is an exact name (or uri), or a glob with '*'.
+	Pattern string `json:"pattern"`
+	// Scopes are all required; none means any valid token.
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 // Introspection is the gateway's own client at the introspection endpoint.
@@ -157,6 +215,10 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	}
 
 	g.metrics = registerMetrics(ctx.GetMetricsRegistry())
+	g.audits = g.logger.Named("audit")
+	if err := g.setupEnforcement(ctx); err != nil {
+		return err
+	}
 
 	cfg := tokenverifier.Config{
 		Issuer:           g.Issuer,
@@ -248,6 +310,8 @@ func (g *Gateway) Cleanup() error {
 
 // ServeHTTP is the way of a request through the gateway, top to bottom.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	g.remember(r, next)
+
 	// 1. Metadata documents are public.
 	if g.isMetadataPath(r.URL.Path) {
 		return g.serveMetadata(w, r)
@@ -264,17 +328,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	// 4. Authenticate: exactly one bearer token, in the header only.
-	token, status, msg := bearerToken(r)
+	token, status, why := bearerToken(r)
 	switch status {
 	case http.StatusBadRequest:
-		return g.writeError(w, http.StatusBadRequest, msg)
+		return g.writeError(w, http.StatusBadRequest, why)
 	case http.StatusUnauthorized:
-		if msg == errMalformed {
+		if why == errMalformed {
 			g.metrics.observe("unknown", resultInvalid, "", 0)
-			return g.challenge(w, "invalid_token", msg)
+			return g.challenge(w, "invalid_token", why)
 		}
 		g.metrics.observe("none", resultMissing, "", 0)
-		return g.challenge(w, "", msg)
+		return g.challenge(w, "", why)
 	}
 	id, err := g.authenticate(r, token)
 	if err != nil {
@@ -287,7 +351,79 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	// 5. Tell the upstream who is calling, and nothing the client made up.
 	g.setIdentity(r, id)
-	return next.ServeHTTP(w, r)
+
+	// 6. A legacy session belongs to the subject that created it.
+	if !g.sessionOwned(r, id.Subject) {
+		return g.sessionNotFound(w)
+	}
+
+	// 7. Only a POST carries a message; GET streams and DELETE pass.
+	if r.Method != http.MethodPost {
+		return g.passOther(w, r, next)
+	}
+
+	// 8. Classify the body: exactly one unambiguous JSON-RPC message.
+	start := time.Now()
+	msg, ok, err := g.readMessage(w, r)
+	if !ok {
+		return err
+	}
+
+	// 9. Enforce the scopes the method's target requires.
+	d := g.decide(msg, id)
+	g.metrics.decided(msg.Method, d.verdict, time.Since(start))
+	if d.verdict != verdictAllow {
+		g.audit(msg, id, d, time.Since(start))
+		return g.refuse(w, msg, id, d)
+	}
+	defer func() { g.audit(msg, id, d, time.Since(start)) }()
+
+	// 10. Pass it on; list responses are rewritten for this token.
+	return g.forward(w, r, next, msg, id, d)
+}
+
+// forward hands an allowed message to the backend. List responses are
+// filtered for the token; the initialize response's session is bound to
+// the subject; everything else passes unbuffered, watched for
+// notifications/tools/list_changed.
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, msg rpcmessage.Message, id tokenverifier.Identity, d decision) error {
+	switch {
+	case d.list:
+		// Compressed bodies cannot be filtered: ask for plain ones.
+		r.Header.Del("Accept-Encoding")
+		lw := listfilter.NewResponseWriter(w, g.listRewriter(msg, id))
+		if err := next.ServeHTTP(lw, r); err != nil {
+			return err
+		}
+		if err := lw.Finish(); err != nil {
+			g.logger.Warn("list response replaced by an error", zap.String("method", msg.Method), zap.Error(err))
+		}
+		return nil
+	case msg.Method == "initialize":
+		return next.ServeHTTP(&sessionRecorder{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, g: g, subject: id.Subject}, r)
+	default:
+		return next.ServeHTTP(g.watch(w), r)
+	}
+}
+
+// passOther forwards a GET (a legacy listening stream) or DELETE (ending
+// a session) unbuffered; a successful DELETE forgets the binding.
+func (g *Gateway) passOther(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if r.Method != http.MethodDelete {
+		return next.ServeHTTP(g.watch(w), r)
+	}
+	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
+	if err := next.ServeHTTP(rec, r); err != nil {
+		return err
+	}
+	if sid := r.Header.Get(headerSession); sid != "" && rec.Status() >= 200 && rec.Status() < 300 {
+		g.sessions.Forget(sid)
+	}
+	return nil
+}
+
+func (g *Gateway) watch(w http.ResponseWriter) http.ResponseWriter {
+	return &listChangedWatcher{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, onChange: g.discoverer.Invalidate}
 }
 
 // authenticate verifies the token and records the outcome.
@@ -318,11 +454,17 @@ func source(cached bool) string {
 	return "provider"
 }
 
+// isResourcePath reports whether p may reach the MCP endpoint. Caddy's
+// path matchers compare cleaned paths case-insensitively, and "/mcp*"
+// also matches "/mcpx", so the gateway claims every path that, cleaned and
+// lower-cased, begins with the resource's path: better to challenge a
+// request the backend would not serve than to let one through
+// unauthenticated.
 func (g *Gateway) isResourcePath(p string) bool {
 	if g.resourcePath == "" {
 		return true
 	}
-	return p == g.resourcePath || strings.HasPrefix(p, g.resourcePath+"/")
+	return strings.HasPrefix(normalizePath(p), strings.ToLower(g.resourcePath))
 }
 
 func (g *Gateway) isMetadataPath(p string) bool {
@@ -332,6 +474,12 @@ func (g *Gateway) isMetadataPath(p string) bool {
 		}
 	}
 	return false
+}
+
+// normalizePath cleans p ("." and ".." segments, duplicate slashes) and
+// lower-cases it.
+func normalizePath(p string) string {
+	return strings.ToLower(path.Clean("/" + p))
 }
 
 func replaceAll(repl *caddy.Replacer, vals []string) {

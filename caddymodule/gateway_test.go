@@ -56,7 +56,13 @@ func testGateway(t *testing.T, mutate ...func(*Gateway)) *Gateway {
 		t.Fatal(err)
 	}
 	g.logger = zap.NewNop()
+	g.audits = g.logger
 	g.metrics = registerMetrics(nil)
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	if err := g.setupEnforcement(ctx); err != nil {
+		t.Fatal(err)
+	}
 	g.verifier = stubVerifier{
 		"good":  tokenverifier.Identity{Subject: "alice", ClientID: "app", Scopes: []string{"notes:read"}, Kind: "jwt"},
 		"down":  fmt.Errorf("discovering: %w", tokenverifier.ErrUnavailable),
@@ -103,7 +109,13 @@ func TestServeHTTPAuthentication(t *testing.T) {
 		passes    bool
 	}{
 		{name: "not ours", method: "GET", target: "/index.php/apps/files", code: 299, passes: true},
-		{name: "prefix look-alike is not ours", method: "GET", target: "/mcpx", code: 299, passes: true},
+		{name: "prefix look-alike is claimed too (Caddy's /mcp* matches it)", method: "GET", target: "/mcpx", code: 401,
+			challenge: `Bearer resource_metadata="` + meta + `", scope="openid notes:read notes:write"`},
+		{name: "upper case path", method: "GET", target: "/MCP", code: 401,
+			challenge: `Bearer resource_metadata="` + meta + `", scope="openid notes:read notes:write"`},
+		{name: "dot segments", method: "GET", target: "/x/../mcp", code: 401,
+			challenge: `Bearer resource_metadata="` + meta + `", scope="openid notes:read notes:write"`},
+		{name: "other paths are not ours", method: "GET", target: "/remote.php/dav", code: 299, passes: true},
 		{name: "no token", method: "POST", target: "/mcp", code: 401,
 			challenge: `Bearer resource_metadata="` + meta + `", scope="openid notes:read notes:write"`},
 		{name: "below the endpoint needs a token too", method: "GET", target: "/mcp/sub", code: 401,
@@ -124,7 +136,11 @@ func TestServeHTTPAuthentication(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := httptest.NewRequest(tc.method, tc.target, nil)
+			var body io.Reader
+			if tc.method == "POST" {
+				body = strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`)
+			}
+			r := httptest.NewRequest(tc.method, tc.target, body)
 			for k, vs := range tc.headers {
 				for _, v := range vs {
 					r.Header.Add(k, v)
@@ -164,7 +180,7 @@ func TestServeHTTPIdentityForUpstream(t *testing.T) {
 	for _, forward := range []bool{true, false} {
 		t.Run(fmt.Sprintf("forward_token=%v", forward), func(t *testing.T) {
 			g := testGateway(t, func(g *Gateway) { g.ForwardToken = &forward })
-			r := httptest.NewRequest("POST", "/mcp", nil)
+			r := httptest.NewRequest("POST", "/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
 			r.Header.Set("Authorization", "Bearer good")
 			r.Header.Set("X-Scopegate-Subject", "mallory")
 			r.Header.Set("x-scopegate-scopes", "notes:write")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/scopegate/scopegate/caddymodule/internal/tokenverifier"
 )
@@ -39,6 +40,7 @@ func (g *Gateway) serveMetadata(w http.ResponseWriter, r *http.Request) error {
 		h.Set("Allow", "GET, HEAD, OPTIONS")
 		return writeJSONRPCError(w, http.StatusMethodNotAllowed, nil, codeInvalidRequest, "method not allowed")
 	}
+	g.awaitCatalog()
 	doc := protectedResourceMetadata{
 		Resource:                          g.Resource,
 		AuthorizationServers:              g.AuthorizationServers,
@@ -62,13 +64,31 @@ func (g *Gateway) serveMetadata(w http.ResponseWriter, r *http.Request) error {
 }
 
 // advertisedScopes is scopes_supported: the configured override, else the
-// base scopes.
+// base scopes plus every scope of the catalog, so that clients reading the
+// metadata ask for everything the deployment offers.
 func (g *Gateway) advertisedScopes() []string {
 	if len(g.ScopesSupported) > 0 {
 		return g.ScopesSupported
 	}
-	return slices.Clone(g.BaseScopes)
+	return slices.Clone(g.catalog.AllScopes())
 }
+
+// awaitCatalog gives the first discovery a moment before the metadata
+// document is served, so its scopes_supported is complete.
+func (g *Gateway) awaitCatalog() {
+	if len(g.ScopesSupported) > 0 {
+		return
+	}
+	g.discoverer.Ensure()
+	select {
+	case <-g.discoverer.Ready():
+	case <-time.After(metadataCatalogWait):
+	}
+}
+
+// metadataCatalogWait bounds that moment: a backend that is down must not
+// hold up clients' discovery for long.
+const metadataCatalogWait = 2 * time.Second
 
 // challengeScopes is the scope parameter of 401 challenges.
 func (g *Gateway) challengeScopes() []string {

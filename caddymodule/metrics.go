@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,8 @@ const (
 type gatewayMetrics struct {
 	validations *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
+	decisions   *prometheus.CounterVec
+	deciding    *prometheus.HistogramVec
 }
 
 var (
@@ -46,10 +49,23 @@ func registerMetrics(reg *prometheus.Registry) *gatewayMetrics {
 				Help:      "Time to validate a bearer token, by token kind and source.",
 				Buckets:   []float64{.00001, .00005, .0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5},
 			}, []string{"kind", "source"}),
+			decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: "caddy",
+				Subsystem: "mcp_gateway",
+				Name:      "decisions_total",
+				Help:      "Scope decisions on MCP messages, by method and decision.",
+			}, []string{"method", "decision"}),
+			deciding: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+				Namespace: "caddy",
+				Subsystem: "mcp_gateway",
+				Name:      "decision_seconds",
+				Help:      "Time to read, classify and decide one MCP message, by method.",
+				Buckets:   []float64{.00001, .00005, .0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5},
+			}, []string{"method"}),
 		}
 	})
 	if reg != nil {
-		for _, c := range []prometheus.Collector{metricsVal.validations, metricsVal.latency} {
+		for _, c := range []prometheus.Collector{metricsVal.validations, metricsVal.latency, metricsVal.decisions, metricsVal.deciding} {
 			if err := reg.Register(c); err != nil {
 				var are prometheus.AlreadyRegisteredError
 				if !errors.As(err, &are) {
@@ -76,4 +92,34 @@ func (m *gatewayMetrics) observe(kind, result, src string, d time.Duration) {
 	if result != resultMissing {
 		m.latency.WithLabelValues(kind, src).Observe(d.Seconds())
 	}
+}
+
+// methodLabels are the method label values; anything else is "other", so
+// a client cannot grow the label set.
+var methodLabels = map[string]bool{
+	"initialize": true, "server/discover": true, "ping": true,
+	"tools/list": true, "tools/call": true,
+	"resources/list": true, "resources/templates/list": true, "resources/read": true,
+	"prompts/list": true, "prompts/get": true,
+	"completion/complete": true, "logging/setLevel": true, "subscriptions/listen": true,
+}
+
+// decided records one decision.
+func (m *gatewayMetrics) decided(method, verdict string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	switch {
+	case methodLabels[method]:
+	case method == "":
+		method = "response"
+	case strings.HasPrefix(method, "notifications/"):
+		method = "notification"
+	case strings.HasPrefix(method, "tasks/"):
+		method = "tasks"
+	default:
+		method = "other"
+	}
+	m.decisions.WithLabelValues(method, verdict).Inc()
+	m.deciding.WithLabelValues(method).Observe(d.Seconds())
 }

@@ -85,9 +85,19 @@ func TestUserinfoFallback(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{noIntrospection: true, gatewayExtra: "userinfo on"})
 	tok := e.token(t, true, "notes:read")
+	// Userinfo proves the token, not its scopes: the identity holds none,
+	// so a tool needing a scope is refused with a step-up challenge...
 	r := e.callTool(t, mcptestserver.ToolEchoRead, bearer(tok))
-	if r.status != http.StatusOK {
-		t.Fatalf("opaque token via userinfo: %s", statusOf(r))
+	if r.status != http.StatusForbidden || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
+		t.Fatalf("opaque token via userinfo calling a scoped tool: %s", statusOf(r))
+	}
+	// ...while a method that needs no scope reaches the server.
+	req := newRequest(t, http.MethodPost, e.resource,
+		`{"jsonrpc":"2.0","id":7,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`,
+		append(bearer(tok), [2]string{"Content-Type", "application/json"}, [2]string{"Accept", "application/json, text/event-stream"},
+			[2]string{"Mcp-Protocol-Version", "2026-07-28"}, [2]string{"Mcp-Method", "server/discover"}))
+	if r := do(t, req); r.status != http.StatusOK {
+		t.Fatalf("server/discover with an opaque token via userinfo: %s", statusOf(r))
 	}
 	got := e.mcp.Requests()
 	if sub := got[len(got)-1].Header.Get("X-Scopegate-Subject"); sub != "sub-"+oidctest.OpaqueClientID {

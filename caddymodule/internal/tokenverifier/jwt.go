@@ -196,7 +196,7 @@ func (ks *keySource) verify(ctx context.Context, token string) (Identity, error)
 				return Identity{}, err
 			}
 			if _, found := set.LookupKeyID(kid); !found {
-				return Identity{}, invalid("unknown signing key")
+				return Identity{}, &InvalidTokenError{Reason: "unknown signing key", transient: true}
 			}
 		}
 	}

@@ -42,6 +42,10 @@ var ErrUnavailable = errors.New("authorization server unavailable")
 // short, safe to show to the client, and never contains the token.
 type InvalidTokenError struct {
 	Reason string
+	// transient marks a rejection that may turn around soon (a key id the
+	// gateway has not fetched yet): it is not remembered, so a retry after
+	// the next allowed JWKS refetch succeeds.
+	transient bool
 }
 
 func (e *InvalidTokenError) Error() string { return "invalid token: " + e.Reason }
@@ -251,7 +255,7 @@ func (v *Verifier) VerifyCached(ctx context.Context, token string) (Identity, bo
 			until = id.Expiry
 		}
 		v.cache.put(key, cacheEntry{id: id, until: until})
-	case errors.As(err, &inv):
+	case errors.As(err, &inv) && !inv.transient:
 		v.cache.put(key, cacheEntry{reason: inv.Reason, until: now.Add(v.cfg.NegativeTTL)})
 	}
 	return id, false, err

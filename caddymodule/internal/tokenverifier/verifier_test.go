@@ -190,6 +190,20 @@ func TestJWKSRotationAndRefetchLimit(t *testing.T) {
 	if n := p.jwksFetches.Load(); n != 2 {
 		t.Fatalf("jwks fetches = %d, want 2", n)
 	}
+	// A token of a key rotated in inside the interval is refused, but the
+	// refusal is not remembered: after the interval the same token works.
+	p.addKey("k3")
+	early := p.sign(p.claims(), "k3")
+	if _, err := v.Verify(ctx, early); err == nil {
+		t.Fatal("token of a not-yet-fetched key accepted without a fetch")
+	}
+	clock = clock.Add(11 * time.Second)
+	if _, err := v.Verify(ctx, early); err != nil {
+		t.Fatalf("same token after the refetch interval: %v", err)
+	}
+	if n := p.jwksFetches.Load(); n != 3 {
+		t.Fatalf("jwks fetches = %d, want 3", n)
+	}
 	// A flood of random kids inside the interval costs the provider
 	// nothing more.
 	for i := range 200 {
@@ -204,8 +218,8 @@ func TestJWKSRotationAndRefetchLimit(t *testing.T) {
 			break // key generation is slow; 10 suffice to show the limit
 		}
 	}
-	if n := p.jwksFetches.Load(); n != 2 {
-		t.Errorf("jwks fetches after flood = %d, want 2", n)
+	if n := p.jwksFetches.Load(); n != 3 {
+		t.Errorf("jwks fetches after flood = %d, want 3", n)
 	}
 }
 

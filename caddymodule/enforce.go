@@ -1,0 +1,232 @@
+package caddymodule
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/scopegate/scopegate/caddymodule/internal/listfilter"
+	"github.com/scopegate/scopegate/caddymodule/internal/rpcmessage"
+	"github.com/scopegate/scopegate/caddymodule/internal/scopecatalog"
+	"github.com/scopegate/scopegate/caddymodule/internal/tokenverifier"
+)
+
+// defaultMaxBodySize caps a POST body; a JSON-RPC message is small.
+const defaultMaxBodySize = 1 << 20
+
+// catalogWait is how long a request for a name the catalog does not know
+// waits for the first discovery to finish before it is decided as unknown.
+const catalogWait = 5 * time.Second
+
+// passMethods need no scope beyond a valid token: session set-up,
+// liveness, and plumbing that names no tool, resource or prompt.
+var passMethods = map[string]bool{
+	"initialize":           true,
+	"server/discover":      true,
+	"ping":                 true,
+	"completion/complete":  true,
+	"logging/setLevel":     true,
+	"subscriptions/listen": true,
+}
+
+// verdicts of a decision, a bounded label set.
+const (
+	verdictAllow        = "allow"
+	verdictInsufficient = "insufficient_scope"
+	verdictUnknown      = "unknown"
+	verdictMethod       = "method_not_allowed"
+)
+
+// decision is what the gateway concluded about one message.
+type decision struct {
+	verdict  string
+	kind     scopecatalog.Kind // 0 when the method names nothing
+	target   string            // tool, resource uri or prompt name
+	required []string
+	missing  []string
+	list     bool // a list whose response is rewritten
+}
+
+// readMessage reads and classifies the body of a POST. On failure the
+// client has been answered and ok is false.
+func (g *Gateway) readMessage(w http.ResponseWriter, r *http.Request) (msg rpcmessage.Message, ok bool, err error) {
+	limit := g.MaxBodySize
+	if limit <= 0 {
+		limit = defaultMaxBodySize
+	}
+	body, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if rerr != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(rerr, &tooBig) {
+			return msg, false, writeJSONRPCError(w, http.StatusRequestEntityTooLarge, nil, rpcmessage.CodeInvalidRequest,
+				"request body larger than "+strconv.FormatInt(limit, 10)+" bytes")
+		}
+		return msg, false, writeJSONRPCError(w, http.StatusBadRequest, nil, rpcmessage.CodeParseError, "reading request body failed")
+	}
+	// The backend reads exactly the bytes that were judged.
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	r.TransferEncoding = nil
+
+	msg, perr := rpcmessage.Parse(body)
+	if perr != nil {
+		return msg, false, g.writeBody(w, http.StatusBadRequest, rpcmessage.ErrorBodyFor(nil, perr))
+	}
+	if herr := rpcmessage.CheckHeaders(r.Header, msg); herr != nil {
+		return msg, false, g.writeBody(w, http.StatusBadRequest, rpcmessage.ErrorBodyFor(msg.ID, herr))
+	}
+	return msg, true, nil
+}
+
+// decide applies the scope catalog to one message. The method decides,
+// whatever the message's kind: a notification that says tools/call is
+// judged as a tools/call.
+func (g *Gateway) decide(msg rpcmessage.Message, id tokenverifier.Identity) decision {
+	if msg.Kind == rpcmessage.KindResponse {
+		return decision{verdict: verdictAllow} // answers to server requests
+	}
+	var d decision
+	switch msg.Method {
+	case "tools/call":
+		d.kind, d.target = scopecatalog.Tool, msg.Name
+	case "resources/read":
+		d.kind, d.target = scopecatalog.Resource, msg.URI
+	case "prompts/get":
+		d.kind, d.target = scopecatalog.Prompt, msg.Name
+	default:
+		if _, isList := listfilter.ListFor(msg.Method); isList {
+			return decision{verdict: verdictAllow, list: true}
+		}
+		if passMethods[msg.Method] || g.allowMethods[msg.Method] ||
+			strings.HasPrefix(msg.Method, "notifications/") || strings.HasPrefix(msg.Method, "tasks/") {
+			return decision{verdict: verdictAllow}
+		}
+		return decision{verdict: verdictMethod, target: msg.Method}
+	}
+	cd := g.catalog.Decide(d.kind, d.target, id.Scopes)
+	if !cd.Known && d.kind == scopecatalog.Tool {
+		// The catalog may not have been discovered yet: wait for it once.
+		g.discoverer.Ensure()
+		select {
+		case <-g.discoverer.Ready():
+			cd = g.catalog.Decide(d.kind, d.target, id.Scopes)
+		case <-time.After(catalogWait):
+		}
+	}
+	d.required, d.missing = cd.Required, cd.Missing
+	switch {
+	case cd.Allowed:
+		d.verdict = verdictAllow
+	case !cd.Known:
+		d.verdict = verdictUnknown
+	default:
+		d.verdict = verdictInsufficient
+	}
+	return d
+}
+
+// refuse answers a message the token may not send. Nothing reaches the
+// backend.
+func (g *Gateway) refuse(w http.ResponseWriter, msg rpcmessage.Message, id tokenverifier.Identity, d decision) error {
+	switch d.verdict {
+	case verdictInsufficient:
+		desc := fmt.Sprintf("%s requires %s", d.target, strings.Join(d.required, " "))
+		c := challenge{
+			Error:            "insufficient_scope",
+			Scope:            g.catalog.StepUpScopes(d.required, id.Scopes),
+			ResourceMetadata: g.metadataURL,
+			Description:      desc,
+		}
+		w.Header().Set("WWW-Authenticate", c.String())
+		return writeJSONRPCError(w, http.StatusForbidden, msg.ID, codeForbidden, desc)
+	case verdictUnknown:
+		// No scope would help: no step-up challenge.
+		return writeJSONRPCError(w, http.StatusForbidden, msg.ID, codeForbidden,
+			fmt.Sprintf("%s %q is not known to the gateway (no declared scopes and no rule)", d.kind, d.target))
+	default:
+		return writeJSONRPCError(w, http.StatusForbidden, msg.ID, codeMethodNotFound,
+			fmt.Sprintf("method %q is not allowed through the gateway", d.target))
+	}
+}
+
+// listRewriter filters a list response down to what the token may use,
+// and teaches the catalog every tool declaration the response carries.
+func (g *Gateway) listRewriter(msg rpcmessage.Message, id tokenverifier.Identity) *listfilter.Rewriter {
+	return &listfilter.Rewriter{
+		RequestID: msg.ID,
+		Observe: func(list listfilter.List, items []listfilter.Item) {
+			if list == listfilter.Tools {
+				g.catalog.Learn(g.entries(items))
+			}
+		},
+		Allow: func(it listfilter.Item) bool {
+			switch it.List {
+			case listfilter.Tools:
+				return g.catalog.Decide(scopecatalog.Tool, it.Name, id.Scopes).Allowed
+			case listfilter.Resources:
+				return g.catalog.Decide(scopecatalog.Resource, it.URI, id.Scopes).Allowed
+			case listfilter.ResourceTemplates:
+				return g.catalog.Decide(scopecatalog.Resource, it.URITemplate, id.Scopes).Allowed
+			case listfilter.Prompts:
+				return g.catalog.Decide(scopecatalog.Prompt, it.Name, id.Scopes).Allowed
+			}
+			return false
+		},
+	}
+}
+
+// entries reads the declarations of listed tools; a malformed
+// declaration leaves its tool undeclared (and so refused by default).
+func (g *Gateway) entries(items []listfilter.Item) []scopecatalog.ToolEntry {
+	out := make([]scopecatalog.ToolEntry, 0, len(items))
+	for _, it := range items {
+		e, ok, err := scopecatalog.EntryFromMeta(it.Name, it.Meta)
+		if err != nil {
+			g.logger.Warn("tool declares malformed scopes; it stays undeclared", zap.String("tool", it.Name), zap.Error(err))
+			continue
+		}
+		if ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// audit writes the one log line of a decision.
+func (g *Gateway) audit(msg rpcmessage.Message, id tokenverifier.Identity, d decision, took time.Duration) {
+	if c := g.audits.Check(zap.InfoLevel, "mcp decision"); c != nil {
+		fields := []zap.Field{
+			zap.String("subject", id.Subject),
+			zap.String("client_id", id.ClientID),
+			zap.String("method", msg.Method),
+			zap.String("decision", d.verdict),
+			zap.Duration("duration", took),
+		}
+		if d.target != "" && d.kind != 0 {
+			fields = append(fields, zap.String(d.kind.String(), d.target))
+		}
+		if len(d.missing) > 0 {
+			fields = append(fields, zap.Strings("missing_scopes", d.missing))
+		}
+		c.Write(fields...)
+	}
+}
+
+// writeBody writes a ready JSON-RPC error body.
+func (g *Gateway) writeBody(w http.ResponseWriter, status int, body []byte) error {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Del("Content-Length")
+	w.WriteHeader(status)
+	_, err := w.Write(body)
+	return err
+}

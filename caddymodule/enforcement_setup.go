@@ -1,0 +1,73 @@
+package caddymodule
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/scopegate/scopegate/caddymodule/internal/scopecatalog"
+	"github.com/scopegate/scopegate/caddymodule/internal/sessionbind"
+)
+
+// setupEnforcement builds the scope catalog from the configured rules,
+// the discoverer that fills it from the backend, and the session store.
+func (g *Gateway) setupEnforcement(ctx caddy.Context) error {
+	var rules []scopecatalog.Rule
+	for _, set := range []struct {
+		kind  scopecatalog.Kind
+		rules []ScopeRule
+	}{{scopecatalog.Tool, g.ToolRules}, {scopecatalog.Resource, g.ResourceRules}, {scopecatalog.Prompt, g.PromptRules}} {
+		for _, r := range set.rules {
+			rules = append(rules, scopecatalog.Rule{Kind: set.kind, Pattern: r.Pattern, Scopes: r.Scopes})
+		}
+	}
+	cfg := scopecatalog.Config{BaseScopes: g.BaseScopes, Rules: rules}
+	for _, p := range []struct {
+		val string
+		dst *scopecatalog.Policy
+		opt string
+	}{{g.UnknownTool, &cfg.UnknownTool, "unknown_tool"}, {g.UnknownResource, &cfg.UnknownResource, "unknown_resource"}, {g.UnknownPrompt, &cfg.UnknownPrompt, "unknown_prompt"}} {
+		pol, err := parsePolicy(p.val)
+		if err != nil {
+			return fmt.Errorf("mcp_gateway: %s: %w", p.opt, err)
+		}
+		*p.dst = pol
+	}
+	cat, err := scopecatalog.New(cfg)
+	if err != nil {
+		return fmt.Errorf("mcp_gateway: scope rules: %w", err)
+	}
+	g.catalog = cat
+	g.disc = new(discoveryState)
+	dlog := g.logger.Named("catalog")
+	g.discoverer = scopecatalog.NewDiscoverer(ctx, cat, g.fetchTools, scopecatalog.DiscoverOptions{
+		OnError: func(err error) { dlog.Warn("discovering the backend's tools failed; retrying", zap.Error(err)) },
+	})
+
+	g.allowMethods = map[string]bool{}
+	for _, m := range g.AllowMethods {
+		g.allowMethods[m] = true
+	}
+	capacity := g.SessionCapacity
+	if capacity <= 0 {
+		capacity = 100000
+	}
+	idle := time.Duration(g.SessionIdleTimeout)
+	if idle <= 0 {
+		idle = 12 * time.Hour
+	}
+	g.sessions = sessionbind.New(capacity, idle, nil)
+	return nil
+}
+
+func parsePolicy(v string) (scopecatalog.Policy, error) {
+	switch v {
+	case "", "deny":
+		return scopecatalog.Deny, nil
+	case "allow":
+		return scopecatalog.Allow, nil
+	}
+	return scopecatalog.Deny, fmt.Errorf("expected deny or allow, got %q", v)
+}
