@@ -68,6 +68,11 @@ type Config struct {
 	AllowedHosts []string
 	Logger       *slog.Logger
 	Version      string
+	// ValidateOutput checks every structured result against the tool's
+	// output schema and turns a mismatch into a tool error. Tests turn it
+	// on to hold the schemas to what Nextcloud really answers; in
+	// production a Nextcloud surprise should reach the client as data.
+	ValidateOutput bool
 }
 
 // SessionIdleTTL is how long a legacy-era session may stay unused before
@@ -162,7 +167,7 @@ func New(cfg Config) (*Server, error) {
 		res.Tools = slices.DeleteFunc(res.Tools, func(t mcp.Tool) bool { return !caps.Enabled(appOf[t.Name]) })
 	})
 
-	s := server.NewMCPServer("scopegate-nextcloud", version,
+	sopts := []server.ServerOption{
 		server.WithToolCapabilities(false),
 		// No prompts or resources, but answering their lists (empty, with
 		// cache hints) serves clients that ask unconditionally better than
@@ -176,8 +181,12 @@ func New(cfg Config) (*Server, error) {
 		server.WithToolHandlerMiddleware(requireApp(cfg.Client, appOf)),
 		// Lists differ per user (disabled apps): never share caches.
 		server.WithCacheHints(30_000, mcp.CacheScopePrivate),
-		server.WithInstructions("Tools for one Nextcloud account ("+strings.Join(apps, ", ")+"). Every tool acts as the signed-in Nextcloud user."),
-	)
+		server.WithInstructions("Tools for one Nextcloud account (" + strings.Join(apps, ", ") + "). Every tool acts as the signed-in Nextcloud user."),
+	}
+	if cfg.ValidateOutput {
+		sopts = append(sopts, server.WithOutputSchemaValidation())
+	}
+	s := server.NewMCPServer("scopegate-nextcloud", version, sopts...)
 	st := make([]server.ServerTool, 0, len(tools))
 	for _, t := range tools {
 		st = append(st, t.ServerTool(sep))

@@ -58,7 +58,10 @@ func pathArg(req mcp.CallToolRequest, key string, required bool) (string, error)
 	return s, nil
 }
 
-var listOutput = nextcloud.OutputSchema("items", "array", "Files and folders: path (relative to the user's root), name, is_directory, content_type, size, etag, last_modified, file_id, permissions, favorite.")
+// resourceFields are the JSON fields of nextcloud.Resource.
+var resourceFields = map[string]string{"path": "string", "name": "string", "is_directory": "boolean", "content_type": "string", "size": "integer", "etag": "string", "last_modified": "string", "file_id": "integer", "permissions": "string", "favorite": "boolean"}
+
+var listOutput = nextcloud.RecordSchema("items", "array", "Files and folders: path (relative to the user's root), name, is_directory, content_type, size, etag, last_modified, file_id, permissions, favorite.", resourceFields)
 
 // ListDirectory is nc_webdav_list_directory.
 func ListDirectory(c *nextcloud.Client) tooldef.Tool {
@@ -125,7 +128,8 @@ func ReadFile(c *nextcloud.Client) tooldef.Tool {
 	}
 }
 
-var writeOutput = nextcloud.OutputSchema("file", "object", "The written file: path, etag (for the next if_match), file_id, created.")
+var writeOutput = nextcloud.RecordSchema("file", "object", "The written file: path, etag (for the next if_match), file_id (Nextcloud's OC-FileId), created.",
+	map[string]string{"path": "string", "etag": "string", "file_id": "string", "created": "boolean"})
 
 // WriteFile is nc_webdav_write_file.
 func WriteFile(c *nextcloud.Client) tooldef.Tool {

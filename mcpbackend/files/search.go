@@ -110,7 +110,7 @@ func scopeLimit(req mcp.CallToolRequest) query {
 var (
 	scopeOpt  = mcp.WithString("scope", mcp.DefaultString(""), mcp.Description("Folder to search in, relative to the user's root; empty for all files."))
 	limitOpt  = mcp.WithInteger("limit", mcp.Min(1), mcp.Description("Return at most this many results."))
-	searchOut = nextcloud.OutputSchema("items", "array", "Matching files: path, name, is_directory, content_type, size, etag, last_modified, file_id, permissions, favorite.")
+	searchOut = nextcloud.RecordSchema("items", "array", "Matching files: path, name, is_directory, content_type, size, etag, last_modified, file_id, permissions, favorite.", resourceFields)
 )
 
 // SearchFiles is nc_webdav_search_files.

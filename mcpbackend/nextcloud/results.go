@@ -15,9 +15,36 @@ import (
 // property key of JSON type typ ("object" or "array"), as MCP requires
 // structured content to be an object.
 func OutputSchema(key, typ, description string) mcp.ToolOption {
-	prop := map[string]any{"type": typ, "description": description}
-	if typ == "array" {
-		prop["items"] = map[string]any{"type": "object"}
+	return RecordSchema(key, typ, description, nil)
+}
+
+// RecordSchema is OutputSchema with the record's main fields typed
+// (field → JSON type, e.g. "id": "integer", or "string|null" where
+// Nextcloud sends nulls); for an array they describe its items. Nextcloud's records carry more fields than listed, and they
+// are passed through, so no additionalProperties restriction is set.
+func RecordSchema(key, typ, description string, fields map[string]string) mcp.ToolOption {
+	record := map[string]any{"type": "object"}
+	if len(fields) > 0 {
+		props := map[string]any{}
+		for f, t := range fields {
+			if strings.Contains(t, "|") {
+				props[f] = map[string]any{"type": strings.Split(t, "|")}
+			} else {
+				props[f] = map[string]any{"type": t}
+			}
+		}
+		record["properties"] = props
+	}
+	prop := map[string]any{"description": description}
+	switch typ {
+	case "array":
+		prop["type"], prop["items"] = "array", record
+	case "object":
+		for k, v := range record {
+			prop[k] = v
+		}
+	default:
+		prop["type"] = typ
 	}
 	schema := map[string]any{
 		"type":       "object",

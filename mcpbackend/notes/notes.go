@@ -48,7 +48,9 @@ type Note struct {
 
 func notePath(id int) string { return api + "/notes/" + strconv.Itoa(id) }
 
-var noteOutput = nextcloud.OutputSchema("note", "object", "The note as Notes returns it: id, title, content, category, etag (pass it to nc_notes_update_note), modified, favorite.")
+var noteFields = map[string]string{"id": "integer", "title": "string", "content": "string", "category": "string", "etag": "string", "modified": "integer", "favorite": "boolean"}
+
+var noteOutput = nextcloud.RecordSchema("note", "object", "The note as Notes returns it: id, title, content, category, etag (pass it to nc_notes_update_note), modified, favorite.", noteFields)
 
 // CreateNote is nc_notes_create_note.
 func CreateNote(c *nextcloud.Client) tooldef.Tool {
@@ -200,7 +202,8 @@ func SearchNotes(c *nextcloud.Client) tooldef.Tool {
 		Def: mcp.NewTool(name,
 			mcp.WithDescription("Search notes by words in title, content and category. Results are ranked: title matches count most."),
 			mcp.WithString("query", mcp.Required(), mcp.Description("Words to look for (all are tried, case-insensitive).")),
-			nextcloud.OutputSchema("results", "array", "Matching notes, best first: id, title, category, modified, score."),
+			nextcloud.RecordSchema("results", "array", "Matching notes, best first: id, title, category, modified, score.",
+				map[string]string{"id": "integer", "title": "string", "category": "string", "modified": "integer", "score": "number"}),
 			tooldef.Annotations(true, false, true, true),
 		),
 		Scopes: []string{read}, App: app,

@@ -33,7 +33,8 @@ func Tools(c *nextcloud.Client) []tooldef.Tool {
 }
 
 var (
-	shareOutput = nextcloud.OutputSchema("share", "object", "The share as Nextcloud returns it: id, share_type, path, permissions, share_with, url and token for links, expiration.")
+	shareFields = map[string]string{"id": "string", "share_type": "integer", "path": "string", "permissions": "integer", "share_with": "string|null", "url": "string|null", "token": "string|null", "expiration": "string|null"}
+	shareOutput = nextcloud.RecordSchema("share", "object", "The share as Nextcloud returns it: id, share_type, path, permissions, share_with, url and token for links, expiration.", shareFields)
 	idArg       = mcp.WithInteger("share_id", mcp.Required(), mcp.Description("Id of the share."))
 	permsDesc   = "Permissions bit mask: 1 read, 2 update, 4 create, 8 delete, 16 share (31 all; files allow at most 19)."
 )
@@ -174,7 +175,7 @@ func List(c *nextcloud.Client) tooldef.Tool {
 			mcp.WithDescription("List the shares the user created (optionally for one path), or the shares others made with the user."),
 			mcp.WithString("path", mcp.Description("Only shares of this file or folder.")),
 			mcp.WithBoolean("shared_with_me", mcp.DefaultBool(false), mcp.Description("List shares received instead of shares made.")),
-			nextcloud.OutputSchema("shares", "array", "Shares as Nextcloud returns them."),
+			nextcloud.RecordSchema("shares", "array", "Shares as Nextcloud returns them.", shareFields),
 			tooldef.Annotations(true, false, true, true),
 		),
 		Scopes: []string{read}, App: app,

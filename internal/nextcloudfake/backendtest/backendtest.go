@@ -59,6 +59,8 @@ func Start(t testing.TB, name string, fam mcpbackend.Family, opts Options) *Harn
 		Credentials: mcpbackend.FixedCredentials(nextcloud.Basic{Username: nextcloudfake.AdminUser, Password: nextcloudfake.AdminPassword}),
 		Families:    map[string]mcpbackend.Family{name: fam},
 		Stateless:   opts.Stateless,
+		// Every structured result must match its tool's output schema.
+		ValidateOutput: true,
 	})
 	if err != nil {
 		t.Fatal(err)
