@@ -19,6 +19,14 @@ const (
 	labelDesc = "The label: id, title, color, boardId."
 )
 
+// cardFields are the typed fields of a Deck card (done and duedate are
+// null when unset).
+var cardFields = map[string]string{
+	"id": "integer", "title": "string", "description": "string", "stackId": "integer", "type": "string",
+	"order": "integer", "archived": "boolean", "done": "string|null", "duedate": "string|null",
+	"labels": "array|null", "assignedUsers": "array|null", "ETag": "string",
+}
+
 // GetBoards is deck_get_boards.
 func GetBoards(c *nextcloud.Client) tooldef.Tool {
 	return spec{name: "deck_get_boards", desc: "List the Deck boards the user can see (soft-deleted boards have deletedAt set).", ro: true, idempotent: true,

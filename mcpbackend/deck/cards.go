@@ -19,7 +19,7 @@ var cardIDs = []string{"board_id", "stack_id", "card_id"}
 // GetCard is deck_get_card.
 func GetCard(c *nextcloud.Client) tooldef.Tool {
 	return spec{name: "deck_get_card", desc: "Read a card with labels, assignees, attachments count and dependencies. Deck answers 403 for deleted cards.", ro: true, idempotent: true,
-		ids: cardIDs, key: "card", outDesc: cardDesc, what: what("reading card %d", "card_id"),
+		ids: cardIDs, key: "card", outDesc: cardDesc, fields: cardFields, what: what("reading card %d", "card_id"),
 		call: jsonCall(c, http.MethodGet, cardPath, nil)}.tool()
 }
 
@@ -34,7 +34,7 @@ func CreateCard(c *nextcloud.Client) tooldef.Tool {
 			mcp.WithString("description", mcp.Description("Markdown description.")),
 			mcp.WithString("duedate", mcp.Description("Due date, ISO 8601 (e.g. 2026-12-10T17:00:00+00:00).")),
 		},
-		key: "card", outDesc: cardDesc, what: what("creating a card in stack %d", "stack_id"),
+		key: "card", outDesc: cardDesc, fields: cardFields, what: what("creating a card in stack %d", "stack_id"),
 		call: jsonCall(c, http.MethodPost, func(id map[string]int) string {
 			return fmt.Sprintf("%s/boards/%d/stacks/%d/cards", api, id["board_id"], id["stack_id"])
 		}, func(req mcp.CallToolRequest, _ map[string]int) (any, error) {
@@ -79,7 +79,7 @@ func UpdateCard(c *nextcloud.Client) tooldef.Tool {
 			mcp.WithBoolean("archived", mcp.Description("Archive or unarchive.")),
 			mcp.WithString("done", mcp.Description("Done time (ISO 8601), or empty to mark not done.")),
 		},
-		key: "card", outDesc: cardDesc, what: what("updating card %d", "card_id"),
+		key: "card", outDesc: cardDesc, fields: cardFields, what: what("updating card %d", "card_id"),
 		call: func(ctx context.Context, req mcp.CallToolRequest, id map[string]int) (json.RawMessage, error) {
 			p := cardPath(id)
 			var cur struct {
@@ -149,13 +149,13 @@ func nullIfEmpty(s string) any {
 // DeleteCard is deck_delete_card.
 func DeleteCard(c *nextcloud.Client) tooldef.Tool {
 	return spec{name: "deck_delete_card", desc: "Delete a card.", ids: cardIDs, destructive: true, idempotent: true,
-		key: "card", outDesc: cardDesc, what: what("deleting card %d", "card_id"),
+		key: "card", outDesc: cardDesc, fields: cardFields, what: what("deleting card %d", "card_id"),
 		call: jsonCall(c, http.MethodDelete, cardPath, nil)}.tool()
 }
 
 func cardAction(c *nextcloud.Client, name, desc, action string, idempotent bool) tooldef.Tool {
 	return spec{name: name, desc: desc, ids: cardIDs, idempotent: idempotent,
-		key: "card", outDesc: cardDesc, what: what(action+" card %d", "card_id"),
+		key: "card", outDesc: cardDesc, fields: cardFields, what: what(action+" card %d", "card_id"),
 		call: jsonCall(c, http.MethodPut, func(id map[string]int) string { return cardPath(id) + "/" + action }, nil)}.tool()
 }
 
@@ -226,7 +226,7 @@ func MoveCardToBoard(c *nextcloud.Client) tooldef.Tool {
 			mcp.WithInteger("target_stack_id", mcp.Required(), mcp.Description("Stack of the target board.")),
 			mcp.WithInteger("order", mcp.DefaultNumber(0), mcp.Description("Position in the target stack.")),
 		},
-		key: "card", outDesc: cardDesc, what: what("moving card %d", "card_id"),
+		key: "card", outDesc: cardDesc, fields: cardFields, what: what("moving card %d", "card_id"),
 		call: func(ctx context.Context, req mcp.CallToolRequest, id map[string]int) (json.RawMessage, error) {
 			more, err := ids(req, "source_board_id", "source_stack_id", "target_board_id", "target_stack_id")
 			if err != nil {
@@ -266,12 +266,12 @@ func cardBodyAction(c *nextcloud.Client, name, desc, action, arg, field string, 
 	if arg == "user_id" {
 		opt = mcp.WithString(arg, mcp.Required(), mcp.Description("User id (the user must be a member of the board)."))
 	}
-	resDesc := cardDesc
+	resDesc, resFields := cardDesc, cardFields
 	if result == "assignment" {
-		resDesc = "The assignment: id, participant, cardId, type."
+		resDesc, resFields = "The assignment: id, participant, cardId, type.", map[string]string{"id": "integer", "cardId": "integer", "participant": "object"}
 	}
 	return spec{name: name, desc: desc, ids: cardIDs, opts: []mcp.ToolOption{opt}, destructive: destructive, idempotent: idempotent,
-		key: result, outDesc: resDesc, what: what(strings.ToLower(desc[:1])+strings.TrimSuffix(desc[1:], ".")+" (card %d)", "card_id"),
+		key: result, outDesc: resDesc, fields: resFields, what: what(strings.ToLower(desc[:1])+strings.TrimSuffix(desc[1:], ".")+" (card %d)", "card_id"),
 		call: jsonCall(c, http.MethodPut, func(id map[string]int) string { return cardPath(id) + "/" + action },
 			func(req mcp.CallToolRequest, _ map[string]int) (any, error) {
 				if arg == "user_id" {
@@ -333,7 +333,7 @@ func versionAtLeast(v, min string) bool {
 func dependent(c *nextcloud.Client, name, desc, method string, destructive bool) tooldef.Tool {
 	return spec{name: name, desc: desc, ids: append(append([]string{}, cardIDs...), "dependent_card_id"),
 		destructive: destructive, idempotent: destructive,
-		key: "card", outDesc: cardDesc, what: what("linking cards %d and %d", "card_id", "dependent_card_id"),
+		key: "card", outDesc: cardDesc, fields: cardFields, what: what("linking cards %d and %d", "card_id", "dependent_card_id"),
 		call: func(ctx context.Context, req mcp.CallToolRequest, id map[string]int) (json.RawMessage, error) {
 			if err := requireDeck(ctx, c, "1.18.0"); err != nil {
 				return nil, err

@@ -88,8 +88,10 @@ type spec struct {
 	ids                         []string
 	opts                        []mcp.ToolOption
 	key, outDesc, outType       string
-	what                        func(id map[string]int) string
-	call                        func(ctx context.Context, req mcp.CallToolRequest, id map[string]int) (json.RawMessage, error)
+	// fields types the record's main fields (nextcloud.RecordSchema).
+	fields map[string]string
+	what   func(id map[string]int) string
+	call   func(ctx context.Context, req mcp.CallToolRequest, id map[string]int) (json.RawMessage, error)
 }
 
 func (s spec) tool() tooldef.Tool {
@@ -101,7 +103,7 @@ func (s spec) tool() tooldef.Tool {
 		if t == "" {
 			t = "object"
 		}
-		opts = append(opts, nextcloud.OutputSchema(s.key, t, s.outDesc))
+		opts = append(opts, nextcloud.RecordSchema(s.key, t, s.outDesc, s.fields))
 	}
 	opts = append(opts, tooldef.Annotations(s.ro, s.destructive, s.idempotent, true))
 	scopes := s.scopes

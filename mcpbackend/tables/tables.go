@@ -35,7 +35,8 @@ var (
 	tableIDArg = mcp.WithInteger("table_id", mcp.Required(), mcp.Description("Id of the table."))
 	rowIDArg   = mcp.WithInteger("row_id", mcp.Required(), mcp.Description("Id of the row."))
 	dataArg    = mcp.WithObject("data", mcp.Required(), mcp.Description(`Cell values keyed by column id, e.g. {"31": "Laptop", "32": 2}; selection columns take the option id. See nc_tables_get_schema for the ids.`))
-	rowOutput  = nextcloud.OutputSchema("row", "object", "The row: id, tableId, createdBy, createdAt, lastEditBy, lastEditAt, data [{columnId, value}].")
+	rowOutput  = nextcloud.RecordSchema("row", "object", "The row: id, tableId, createdBy, createdAt, lastEditBy, lastEditAt, data [{columnId, value}].",
+		map[string]string{"id": "integer", "tableId": "integer", "data": "array", "createdBy": "string|null", "createdAt": "string|null", "lastEditBy": "string|null", "lastEditAt": "string|null"})
 )
 
 // ListTables is nc_tables_list_tables.
