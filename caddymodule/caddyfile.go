@@ -34,8 +34,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    audience              <aud>...           # default: resource
 //	    jwks_uri              <url>              # default: discovered
 //	    introspection         [<url>] {          # default URL: discovered
-//	        client_id     <id>
+//	        client_id     <id>                   # without both: RFC 7591 self-registration
 //	        client_secret <secret>
+//	        provider_checks_audience             # for Nextcloud's oidc app (aud = owning client)
 //	    }
 //	    userinfo              off|on|<url>       # default: off
 //	    cache_ttl             <duration>         # default: 5m
@@ -114,6 +115,13 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			for n := d.Nesting(); d.NextBlock(n); {
 				sub := d.Val()
+				if sub == "provider_checks_audience" {
+					if d.NextArg() {
+						return d.ArgErr()
+					}
+					g.Introspection.ProviderChecksAudience = true
+					continue
+				}
 				var v string
 				if !d.Args(&v) || d.NextArg() {
 					return d.ArgErr()

@@ -168,6 +168,12 @@ type Introspection struct {
 	// ClientSecret authenticates the gateway. Use a placeholder such as
 	// {env.MCP_CLIENT_SECRET} or {file./run/secrets/x}.
 	ClientSecret string `json:"client_secret,omitempty"`
+	// ProviderChecksAudience skips the aud comparison of introspection
+	// answers. Set it for providers that answer active:true only to a
+	// client bound to the token's resource and put something else in aud:
+	// Nextcloud's oidc app reports the owning client's id there. JWTs are
+	// always checked.
+	ProviderChecksAudience bool `json:"provider_checks_audience,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -238,11 +244,28 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	default:
 		cfg.Userinfo, cfg.UserinfoURL = true, g.Userinfo
 	}
-	v, err := tokenverifier.New(ctx, cfg)
+	var verifier *tokenverifier.Verifier
+	if g.Introspection != nil {
+		cfg.ProviderChecksAudience = g.Introspection.ProviderChecksAudience
+		if cfg.ClientID == "" && cfg.ClientSecret == "" {
+			// No configured client: register one (RFC 7591) on first need.
+			reg := &registration{
+				issuer:   g.Issuer,
+				resource: g.Resource,
+				storage:  ctx.Storage(),
+				client:   &http.Client{Timeout: 15 * time.Second},
+				logger:   g.logger.Named("registration"),
+				now:      time.Now,
+			}
+			reg.metadata = func(c context.Context) (*tokenverifier.ProviderMetadata, error) { return verifier.Metadata(c) }
+			cfg.Client = reg
+		}
+	}
+	verifier, err := tokenverifier.New(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("mcp_gateway: %w", err)
 	}
-	g.verifier = v
+	g.verifier = verifier
 	return nil
 }
 

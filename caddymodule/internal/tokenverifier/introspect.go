@@ -53,6 +53,10 @@ func (in *introspector) introspect(ctx context.Context, token string) (Identity,
 	if err != nil {
 		return Identity{}, err
 	}
+	clientID, secret, err := in.cfg.Client.Credentials(ctx)
+	if err != nil {
+		return Identity{}, fmt.Errorf("introspect: %w: no client credentials: %w", ErrUnavailable, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
@@ -63,7 +67,7 @@ func (in *introspector) introspect(ctx context.Context, token string) (Identity,
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	// RFC 6749 §2.3.1: credentials are form-urlencoded before Basic.
-	req.SetBasicAuth(url.QueryEscape(in.cfg.ClientID), url.QueryEscape(in.cfg.ClientSecret))
+	req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
 	resp, err := in.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return Identity{}, fmt.Errorf("introspect: %w: %w", ErrUnavailable, err)
@@ -72,6 +76,9 @@ func (in *introspector) introspect(ctx context.Context, token string) (Identity,
 	body, err := io.ReadAll(io.LimitReader(resp.Body, introspectionMaxBytes+1))
 	if err != nil {
 		return Identity{}, fmt.Errorf("introspect: %w: %w", ErrUnavailable, err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		in.cfg.Client.Rejected(ctx, clientID)
 	}
 	if resp.StatusCode != http.StatusOK {
 		// A 401/403 means the gateway's own client is not accepted:
@@ -100,7 +107,7 @@ func (in *introspector) identity(ir introspectionResponse) (Identity, error) {
 	if ir.Iss != "" && ir.Iss != in.cfg.Issuer {
 		return Identity{}, invalid("wrong issuer")
 	}
-	if len(ir.Aud) > 0 && string(ir.Aud) != "null" {
+	if len(ir.Aud) > 0 && string(ir.Aud) != "null" && !in.cfg.ProviderChecksAudience {
 		var aud []string
 		var one string
 		if err := json.Unmarshal(ir.Aud, &one); err == nil {

@@ -82,10 +82,18 @@ type Config struct {
 	// IntrospectionURL overrides the discovered introspection_endpoint.
 	IntrospectionURL string
 	// ClientID and ClientSecret authenticate the gateway at the
-	// introspection endpoint. Without them opaque tokens are not
-	// introspected.
+	// introspection endpoint. Client, if set, supplies them instead (for
+	// dynamically registered credentials). Without either, opaque tokens
+	// are not introspected.
 	ClientID     string
 	ClientSecret string
+	Client       ClientSource
+	// ProviderChecksAudience skips the aud comparison of introspection
+	// answers, for providers that answer active:true only to a client
+	// bound to the token's resource and report another value in aud
+	// (Nextcloud's oidc app reports the owning client's id). JWTs are
+	// always checked.
+	ProviderChecksAudience bool
 	// Userinfo enables userinfo as the last resort for opaque tokens when
 	// introspection is not configured. UserinfoURL overrides discovery.
 	Userinfo    bool
@@ -205,7 +213,11 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		return nil, err
 	}
 	v.cache = cache
-	if cfg.ClientID != "" {
+	if cfg.Client == nil && cfg.ClientID != "" {
+		cfg.Client = StaticClient{ID: cfg.ClientID, Secret: cfg.ClientSecret}
+	}
+	if cfg.Client != nil {
+		v.cfg.Client = cfg.Client
 		v.intro = &introspector{cfg: cfg, meta: v.meta}
 	}
 	if cfg.Userinfo {

@@ -389,3 +389,64 @@ func TestCheckURL(t *testing.T) {
 		}
 	}
 }
+
+// recordingClient is a ClientSource that counts refusals.
+type recordingClient struct {
+	id, secret string
+	rejected   []string
+}
+
+func (c *recordingClient) Credentials(context.Context) (string, string, error) {
+	if c.id == "" {
+		return "", "", errors.New("not registered yet")
+	}
+	return c.id, c.secret, nil
+}
+func (c *recordingClient) Rejected(_ context.Context, id string) { c.rejected = append(c.rejected, id) }
+
+func TestIntrospectionClientSource(t *testing.T) {
+	p := newTestProvider(t)
+	p.addOpaque("good", map[string]any{"active": true, "sub": "bob", "exp": time.Now().Add(time.Hour).Unix()})
+	src := &recordingClient{}
+	cfg := p.config()
+	cfg.ClientID, cfg.ClientSecret, cfg.Client = "", "", src
+	v := newVerifier(t, cfg)
+	ctx := context.Background()
+
+	if _, err := v.Verify(ctx, "good"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("without credentials: err = %v, want ErrUnavailable", err)
+	}
+	src.id, src.secret = "gateway", "expired-secret"
+	if _, err := v.Verify(ctx, "good"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("refused credentials: err = %v, want ErrUnavailable", err)
+	}
+	if len(src.rejected) != 1 || src.rejected[0] != "gateway" {
+		t.Fatalf("rejections reported = %v", src.rejected)
+	}
+	src.secret = p.clientS
+	if _, err := v.Verify(ctx, "good"); err != nil {
+		t.Fatalf("renewed credentials: %v", err)
+	}
+}
+
+func TestProviderChecksAudience(t *testing.T) {
+	p := newTestProvider(t)
+	// Nextcloud's oidc app reports the owning client's id in aud.
+	p.addOpaque("nc", map[string]any{"active": true, "sub": "admin", "aud": "KoXDZzbW", "client_id": "KoXDZzbW", "exp": time.Now().Add(time.Hour).Unix()})
+	strict := newVerifier(t, p.config())
+	if _, err := strict.Verify(context.Background(), "nc"); err == nil {
+		t.Fatal("foreign aud accepted by default")
+	}
+	cfg := p.config()
+	cfg.ProviderChecksAudience = true
+	lenient := newVerifier(t, cfg)
+	if _, err := lenient.Verify(context.Background(), "nc"); err != nil {
+		t.Fatalf("provider-checked audience: %v", err)
+	}
+	// JWTs are checked whatever the option.
+	c := p.claims()
+	c["aud"] = "https://other.example/mcp"
+	if _, err := lenient.Verify(context.Background(), p.sign(c, "k1")); err == nil {
+		t.Fatal("JWT with a foreign aud accepted")
+	}
+}
