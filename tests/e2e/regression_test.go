@@ -1,3 +1,6 @@
+// Regression tests for gateway defects the end-to-end suite found: they
+// failed against the gateway of 2026-11-27 05:00 and pass since e184bb8.
+
 package e2e
 
 import (
