@@ -1,6 +1,8 @@
 package mcpbackend
 
 import (
+	"github.com/scopegate/scopegate/mcpbackend/calendar"
+	"github.com/scopegate/scopegate/mcpbackend/contacts"
 	"github.com/scopegate/scopegate/mcpbackend/cookbook"
 	"github.com/scopegate/scopegate/mcpbackend/deck"
 	"github.com/scopegate/scopegate/mcpbackend/files"
@@ -10,8 +12,7 @@ import (
 )
 
 // DefaultFamilies returns every tool family the backend offers, by the
-// name used in the `apps` option. A new family is one line here, e.g.
-// "calendar": calendar.Tools.
+// name used in the `apps` option. A new family is one line here.
 func DefaultFamilies() map[string]Family {
 	return map[string]Family{
 		"notes":    notes.Tools,
@@ -20,5 +21,7 @@ func DefaultFamilies() map[string]Family {
 		"deck":     deck.Tools,
 		"cookbook": cookbook.Tools,
 		"tables":   tables.Tools,
+		"calendar": calendar.Tools, // events and tasks (VTODO), over CalDAV
+		"contacts": contacts.Tools, // over CardDAV
 	}
 }
