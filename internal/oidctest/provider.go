@@ -59,6 +59,13 @@ type Options struct {
 	// location, /.well-known/oauth-authorization-server, and answers 404 at
 	// /.well-known/openid-configuration, like a plain OAuth server.
 	OAuthMetadataOnly bool
+	// Registration serves RFC 7591 dynamic client registration at
+	// /register and advertises it as registration_endpoint. Registered
+	// clients are confidential and may introspect every token.
+	Registration bool
+	// RegisteredSecretLifetime sets client_secret_expires_at of registered
+	// clients; zero means their secrets never expire.
+	RegisteredSecretLifetime time.Duration
 }
 
 // Client is a confidential client that may use the client_credentials grant.
@@ -83,6 +90,8 @@ type Provider struct {
 	addr    string
 	handler http.Handler
 	store   *storage
+	// secretLifetime of dynamically registered clients; zero is forever.
+	secretLifetime time.Duration
 
 	mu     sync.Mutex
 	server *http.Server
@@ -166,8 +175,12 @@ func start(opts Options) (*Provider, error) {
 		return nil, fmt.Errorf("create provider: %w", err)
 	}
 	p.handler = provider
+	if opts.Registration {
+		p.secretLifetime = opts.RegisteredSecretLifetime
+		p.handler = p.withRegistration(p.handler)
+	}
 	if opts.OAuthMetadataOnly {
-		p.handler = oauthMetadataOnly(provider)
+		p.handler = oauthMetadataOnly(p.handler)
 	}
 	p.serve(ln)
 	return p, nil

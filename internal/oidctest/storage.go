@@ -97,8 +97,8 @@ func (s *storage) ClientCredentials(_ context.Context, clientID, clientSecret st
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.clients[clientID]
-	if !ok || c.secret != clientSecret {
-		return nil, errors.New("unknown client or wrong secret")
+	if !ok || !c.secretValid(clientSecret) {
+		return nil, errors.New("unknown client, wrong or expired secret")
 	}
 	return c, nil
 }
@@ -240,8 +240,8 @@ func (s *storage) AuthorizeClientIDSecret(_ context.Context, clientID, clientSec
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.clients[clientID]
-	if !ok || c.secret != clientSecret {
-		return errors.New("unknown client or wrong secret")
+	if !ok || !c.secretValid(clientSecret) {
+		return errors.New("unknown client, wrong or expired secret")
 	}
 	return nil
 }
@@ -307,6 +307,15 @@ type client struct {
 	audience     []string
 	opaque       bool
 	introspector bool
+	// registered marks a client created by dynamic registration, whose
+	// secret may expire.
+	registered bool
+	expiresAt  time.Time
+}
+
+// secretValid checks the secret and its expiry.
+func (c *client) secretValid(secret string) bool {
+	return c.secret == secret && (c.expiresAt.IsZero() || time.Now().Before(c.expiresAt))
 }
 
 var _ op.Client = (*client)(nil)
