@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -183,5 +184,30 @@ func TestFilesPath(t *testing.T) {
 	}
 	if _, err := nextcloud.CleanPath("a/../../etc"); err == nil {
 		t.Error("CleanPath accepted ..")
+	}
+}
+
+func TestURL(t *testing.T) {
+	tests := []struct {
+		base, path, want string
+		q                url.Values
+	}{
+		{"https://cloud.example.com", "/ocs/v2.php/cloud/user", "https://cloud.example.com/ocs/v2.php/cloud/user", nil},
+		{"https://example.com/nextcloud/", "/remote.php/dav/files/a%20b/x%2Cy", "https://example.com/nextcloud/remote.php/dav/files/a%20b/x%2Cy", nil},
+		{"http://127.0.0.1:8080", "/index.php/apps/notes/api/v1/notes", "http://127.0.0.1:8080/index.php/apps/notes/api/v1/notes?chunkSize=100", url.Values{"chunkSize": {"100"}}},
+	}
+	for _, tt := range tests {
+		c, err := nextcloud.New(nextcloud.Options{BaseURL: tt.base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.URL(tt.path, tt.q); got != tt.want {
+			t.Errorf("URL(%q) on %q = %q, want %q", tt.path, tt.base, got, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "ftp://x", "cloud.example.com", "http://"} {
+		if _, err := nextcloud.New(nextcloud.Options{BaseURL: bad}); err == nil {
+			t.Errorf("New(%q) accepted", bad)
+		}
 	}
 }
