@@ -78,6 +78,9 @@ type Fake struct {
 	mu     sync.Mutex
 	served map[int]bool
 	calls  []Call
+	// notes holds the last note record served per id, so If-Match is
+	// enforced as Notes does it, beyond what was recorded.
+	notes map[string]noteState
 	// override answers chosen by tests, keyed by "METHOD path": each
 	// request takes the first, the last one stays.
 	override map[string][]Exchange
@@ -85,7 +88,7 @@ type Fake struct {
 
 // New returns a fake serving every recorded app.
 func New(opts Options) (*Fake, error) {
-	f := &Fake{opts: opts, served: map[int]bool{}, override: map[string][]Exchange{}}
+	f := &Fake{opts: opts, served: map[int]bool{}, override: map[string][]Exchange{}, notes: map[string]noteState{}}
 	for _, app := range Apps {
 		ex, err := Exchanges(app)
 		if err != nil {
@@ -130,6 +133,7 @@ func (f *Fake) Reset() {
 	defer f.mu.Unlock()
 	f.calls = nil
 	f.served = map[int]bool{}
+	f.notes = map[string]noteState{}
 }
 
 // Serve makes the next matching requests (method and path as recorded)
@@ -310,6 +314,10 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.opts.DAV.ServeHTTP(w, r)
 		return
 	}
+	if a := f.staleNote(r, p); a != nil {
+		write(w, a.status, a.header, a.body)
+		return
+	}
 	e, ok := f.match(r, kind, c, body)
 	if !ok {
 		e, ok = fallback(r.Method, p)
@@ -324,7 +332,50 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p == "/ocs/v2.php/cloud/capabilities" && len(f.opts.DisabledApps) > 0 {
 		respBody = dropCapabilities(respBody, f.opts.DisabledApps)
 	}
+	f.trackNote(p, e)
 	write(w, e.Response.Status, e.Response.Headers, respBody)
+}
+
+var noteItem = regexp.MustCompile(`^/index\.php/apps/notes/api/v1/notes/(\d+)$`)
+
+type noteState struct {
+	etag   string
+	header map[string]string
+	body   string
+}
+
+// trackNote remembers the note record an answer carried.
+func (f *Fake) trackNote(p string, e Exchange) {
+	if e.Response.Status != http.StatusOK || !strings.HasPrefix(p, "/index.php/apps/notes/api/v1/notes") {
+		return
+	}
+	var n struct {
+		ID   json.Number `json:"id"`
+		ETag string      `json:"etag"`
+	}
+	if json.Unmarshal([]byte(e.Response.Body), &n) != nil || n.ID == "" || n.ETag == "" {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.notes[n.ID.String()] = noteState{etag: n.ETag, header: e.Response.Headers, body: e.Response.Body}
+}
+
+// staleNote answers a Notes PUT whose If-Match is not the note's current
+// ETag as Notes does: 412 with the current note as the body.
+func (f *Fake) staleNote(r *http.Request, p string) *answer {
+	m := noteItem.FindStringSubmatch(p)
+	im := strings.Trim(r.Header.Get("If-Match"), `"`)
+	if m == nil || r.Method != http.MethodPut || im == "" {
+		return nil
+	}
+	f.mu.Lock()
+	cur, ok := f.notes[m[1]]
+	f.mu.Unlock()
+	if !ok || cur.etag == im {
+		return nil
+	}
+	return &answer{http.StatusPreconditionFailed, cur.header, cur.body}
 }
 
 // fallbacks answer requests for objects no recording covers the way

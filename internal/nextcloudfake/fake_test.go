@@ -217,3 +217,35 @@ func TestDisabledApps(t *testing.T) {
 		t.Error("notes missing from capabilities")
 	}
 }
+
+// TestNotesIfMatch checks the ETag rule the fake computes: after a note
+// was served, a PUT with another If-Match gets 412 and the current note,
+// even where no such exchange was recorded.
+func TestNotesIfMatch(t *testing.T) {
+	_, srv := Start(t, Options{})
+	do := func(method, etag, body string) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+"/index.php/apps/notes/api/v1/notes/359", strings.NewReader(body))
+		req.SetBasicAuth(AdminUser, AdminPassword)
+		req.Header.Set("OCS-APIRequest", "true")
+		if etag != "" {
+			req.Header.Set("If-Match", `"`+etag+`"`)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if st, _ := do("GET", "", ""); st != 200 {
+		t.Fatalf("GET: %d", st)
+	}
+	st, b := do("PUT", "not-the-current-etag", `{"content":"x"}`)
+	if st != http.StatusPreconditionFailed || !strings.Contains(b, `"etag":"80e0d0abccaa35392f70e1b4cdd570b2"`) {
+		t.Errorf("stale If-Match: %d %s", st, b)
+	}
+	if st, _ := do("PUT", "80e0d0abccaa35392f70e1b4cdd570b2", `{"content":"x"}`); st != 200 {
+		t.Errorf("current If-Match: %d", st)
+	}
+}
