@@ -3,8 +3,10 @@
 // extras) for tests. It answers from the recorded exchanges in
 // transcripts/, and computes what Nextcloud enforces before any app sees
 // the request: credentials (997/401), the CSRF check (412 without
-// OCS-APIRequest), and the bearer-without-OCS-APIRequest 401 of #[CORS]
-// routes. Its test holds it to every recorded exchange.
+// OCS-APIRequest), the bearer-without-OCS-APIRequest 401 of #[CORS]
+// routes, and Notes' If-Match check against the last note it served (412
+// with the current note as the body). Its test holds it to every recorded
+// exchange.
 //
 // Requests are matched to recordings by method, path, query and user,
 // then by body, conditional headers and Depth; among equally good
