@@ -206,10 +206,12 @@ func parseSSE(t *testing.T, body string) []sseEvent {
 	var cur sseEvent
 	var data []string
 	has := false
-	sc := bufio.NewScanner(strings.NewReader(strings.TrimPrefix(body, "\uFEFF")))
+	body = strings.TrimPrefix(body, "\uFEFF")
+	body = strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\r", "\n")
+	sc := bufio.NewScanner(strings.NewReader(body))
 	sc.Buffer(make([]byte, 1<<20), 1<<22)
 	for sc.Scan() {
-		line := strings.TrimSuffix(sc.Text(), "\r")
+		line := sc.Text()
 		if line == "" {
 			if has {
 				cur.data = strings.Join(data, "\n")
