@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,9 @@ type chain struct {
 type discoveryState struct {
 	chain  atomic.Pointer[chain]
 	legacy atomic.Bool
+	// seen maps tool names to the raw _meta last learned for them.
+	seen      sync.Map
+	seenCount atomic.Int64
 }
 
 // remember keeps the chain of the first request; Caddy compiles a route's
@@ -61,6 +65,17 @@ func (g *Gateway) fetchTools(ctx context.Context, cursor string) ([]scopecatalog
 	if c == nil {
 		return nil, "", errors.New("no request has reached the gateway yet")
 	}
+	page, next, err := g.fetchAnyEra(ctx, c, cursor)
+	if err == nil && next == "" {
+		// The walk is complete and the catalog will be replaced by it:
+		// learn must look at every declaration afresh.
+		g.disc.seen.Clear()
+		g.disc.seenCount.Store(0)
+	}
+	return page, next, err
+}
+
+func (g *Gateway) fetchAnyEra(ctx context.Context, c *chain, cursor string) ([]scopecatalog.ToolEntry, string, error) {
 	if g.disc.legacy.Load() {
 		return g.fetchLegacy(ctx, c, cursor)
 	}

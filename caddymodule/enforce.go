@@ -164,7 +164,7 @@ func (g *Gateway) listRewriter(msg rpcmessage.Message, id tokenverifier.Identity
 		RequestID: msg.ID,
 		Observe: func(list listfilter.List, items []listfilter.Item) {
 			if list == listfilter.Tools {
-				g.catalog.Learn(g.entries(items))
+				g.learn(items)
 			}
 		},
 		Allow: func(it listfilter.Item) bool {
@@ -182,6 +182,35 @@ func (g *Gateway) listRewriter(msg rpcmessage.Message, id tokenverifier.Identity
 		},
 	}
 }
+
+// learn teaches the catalog the declarations of a listed page. Lists
+// repeat the same declarations on every call, so only those whose raw
+// _meta changed since last seen are decoded and learned.
+func (g *Gateway) learn(items []listfilter.Item) {
+	var changed []listfilter.Item
+	for _, it := range items {
+		if prev, ok := g.disc.seen.Load(it.Name); ok && prev.(string) == string(it.Meta) {
+			continue
+		}
+		changed = append(changed, it)
+	}
+	if len(changed) == 0 {
+		return
+	}
+	g.catalog.Learn(g.entries(changed))
+	for _, it := range changed {
+		if g.disc.seenCount.Load() >= maxSeenDeclarations {
+			break
+		}
+		if _, loaded := g.disc.seen.Swap(it.Name, string(it.Meta)); !loaded {
+			g.disc.seenCount.Add(1)
+		}
+	}
+}
+
+// maxSeenDeclarations bounds the memory of learn's shortcut; beyond it,
+// declarations are simply decoded every time.
+const maxSeenDeclarations = 10000
 
 // entries reads the declarations of listed tools; a malformed
 // declaration leaves its tool undeclared (and so refused by default).
