@@ -100,15 +100,22 @@ func newMCPClient(t *testing.T, endpoint, token, version string) *client.Client 
 	if token != "" {
 		trOpts = append(trOpts, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
 	}
-	tr, err := transport.NewStreamableHTTP(endpoint, trOpts...)
-	if err != nil {
-		t.Fatalf("transport: %v", err)
+	var c *client.Client
+	if version == "" {
+		// The plain constructor, as an MCP host would use it.
+		var err error
+		if c, err = client.NewStreamableHttpClient(endpoint, trOpts...); err != nil {
+			t.Fatalf("client: %v", err)
+		}
+	} else {
+		// Pinning a version needs a client option, which the plain
+		// constructor does not take.
+		tr, err := transport.NewStreamableHTTP(endpoint, trOpts...)
+		if err != nil {
+			t.Fatalf("transport: %v", err)
+		}
+		c = client.NewClient(tr, client.WithProtocolVersion(version))
 	}
-	var opts []client.ClientOption
-	if version != "" {
-		opts = append(opts, client.WithProtocolVersion(version))
-	}
-	c := client.NewClient(tr, opts...)
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatalf("client start: %v", err)
 	}
