@@ -345,9 +345,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 
-	// 3. Browser origins other than our own are refused (DNS rebinding).
+	// 3. Browser origins other than our own are refused (DNS rebinding);
+	// allowed ones may read the answers, and their preflights pass.
 	if !g.originAllowed(r) {
 		return g.writeError(w, http.StatusForbidden, "origin not allowed")
+	}
+	corsHeaders(w, r)
+	if isPreflight(r) {
+		return preflight(w, r)
 	}
 
 	// 4. Authenticate: exactly one bearer token, in the header only.

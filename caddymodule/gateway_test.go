@@ -132,6 +132,10 @@ func TestServeHTTPAuthentication(t *testing.T) {
 		{name: "foreign origin", method: "POST", target: "/mcp", headers: map[string][]string{"Authorization": {"Bearer good"}, "Origin": {"https://evil.example"}}, code: 403},
 		{name: "own origin", method: "POST", target: "/mcp", headers: map[string][]string{"Authorization": {"Bearer good"}, "Origin": {"https://cloud.example.com"}}, code: 299, passes: true},
 		{name: "null origin", method: "POST", target: "/mcp", headers: map[string][]string{"Authorization": {"Bearer good"}, "Origin": {"null"}}, code: 403},
+		{name: "preflight from own origin", method: "OPTIONS", target: "/mcp", headers: map[string][]string{"Origin": {"https://cloud.example.com"}, "Access-Control-Request-Method": {"POST"}}, code: 204},
+		{name: "preflight from foreign origin", method: "OPTIONS", target: "/mcp", headers: map[string][]string{"Origin": {"https://evil.example"}, "Access-Control-Request-Method": {"POST"}}, code: 403},
+		{name: "OPTIONS without preflight headers needs a token", method: "OPTIONS", target: "/mcp", code: 401,
+			challenge: `Bearer resource_metadata="` + meta + `", scope="openid notes:read notes:write"`},
 		{name: "valid", method: "POST", target: "/mcp", headers: map[string][]string{"Authorization": {"Bearer good"}}, code: 299, passes: true},
 	}
 	for _, tc := range cases {
@@ -158,6 +162,12 @@ func TestServeHTTPAuthentication(t *testing.T) {
 			}
 			if tc.code == 503 && res.header.Get("Retry-After") == "" {
 				t.Error("503 without Retry-After")
+			}
+			if tc.code == 204 {
+				if res.header.Get("Access-Control-Allow-Origin") != "https://cloud.example.com" || !strings.Contains(res.header.Get("Access-Control-Allow-Headers"), "Authorization") {
+					t.Errorf("preflight headers = %v", res.header)
+				}
+				return
 			}
 			if !tc.passes {
 				var body struct {
