@@ -1,0 +1,35 @@
+package e2e
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/scopegate/scopegate/internal/mcptestserver"
+	"github.com/scopegate/scopegate/internal/oidctest"
+)
+
+// pending skips a test that documents a gateway behaviour reported to the
+// lead but not yet settled, unless SCOPEGATE_E2E_PENDING=1. Once the gateway
+// passes, drop the call and move the test where it belongs.
+func pending(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("SCOPEGATE_E2E_PENDING") != "1" {
+		t.Skip("pending (set SCOPEGATE_E2E_PENDING=1 to run): " + why)
+	}
+}
+
+// TestMalformedPayloadReason: a JWT whose signature is valid but whose
+// payload is not JSON is malformed; saying its signature failed sends an
+// operator looking for a key problem that is not there.
+func TestMalformedPayloadReason(t *testing.T) {
+	pending(t, `the gateway describes a validly signed, unparsable JWT as "signature verification failed"`)
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	tok := e.provider.BadToken(t, oidctest.MalformedPayload, oidctest.MintRequest{Audience: []string{e.resource}})
+	r := e.callTool(t, mcptestserver.ToolEchoRead, bearer(tok))
+	checkInvalidToken(t, e, r, tok, "malformed", "payload", "claims", "json", "parse")
+	if strings.Contains(strings.ToLower(r.header.Get("WWW-Authenticate")), "signature") {
+		t.Errorf("challenge blames the signature: %s", r.header.Get("WWW-Authenticate"))
+	}
+}
