@@ -31,6 +31,19 @@ var radicalePrefixes = []string{
 	"/remote.php/dav/addressbooks/users",
 }
 
+const principalPath = "/remote.php/dav/principals/users/" + ncUser
+
+// principalAnswer is Nextcloud's answer to a Depth 0 PROPFIND of the user's
+// principal for the properties CalDAV/CardDAV discovery asks.
+const principalAnswer = `<?xml version="1.0"?>
+<d:multistatus xmlns:d="DAV:" xmlns:cal="urn:ietf:params:xml:ns:caldav" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:response><d:href>` + principalPath + `/</d:href><d:propstat><d:prop>` +
+	`<d:current-user-principal><d:href>` + principalPath + `/</d:href></d:current-user-principal>` +
+	`<cal:calendar-home-set><d:href>/remote.php/dav/calendars/` + ncUser + `/</d:href></cal:calendar-home-set>` +
+	`<card:addressbook-home-set><d:href>/remote.php/dav/addressbooks/users/` + ncUser + `/</d:href></card:addressbook-home-set>` +
+	`<d:displayname>` + ncUser + `</d:displayname>` +
+	`</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>
+`
+
 // frontRequest is what the front saw of one request, before rewriting.
 type frontRequest struct {
 	Method, Path  string
@@ -42,8 +55,10 @@ type frontRequest struct {
 // front is the in-test Nextcloud: one origin on a loopback port that
 // answers like an instance with user_oidc's bearer validation. It checks
 // every bearer token at the provider's introspection endpoint (as
-// user_oidc does for opaque tokens), sends calendar and address book DAV
-// traffic to Radicale, and everything else to the contract fake. A valid
+// user_oidc does for opaque tokens), answers the DAV service discovery
+// Nextcloud answers itself (the .well-known redirects and the principal's
+// home sets), sends calendar and address book DAV traffic to Radicale,
+// and everything else to the contract fake. A valid
 // token becomes the credential each peer knows: the recorded bearer token
 // for the fake, basic credentials of the same user for Radicale. Invalid
 // tokens reach the fake unchanged, so it answers Nextcloud's 401.
@@ -105,6 +120,21 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	tok, isBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	valid := isBearer && f.active(r.Context(), tok)
+
+	// The user's principal, which the fake has no recording of: answered
+	// as Nextcloud answers it, naming the home sets of its DAV layout.
+	if r.Method == "PROPFIND" && strings.TrimSuffix(r.URL.Path, "/") == principalPath {
+		record("front")
+		if !valid {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Nextcloud", charset="UTF-8"`)
+			http.Error(w, "not authenticated", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+		w.WriteHeader(http.StatusMultiStatus)
+		io.WriteString(w, principalAnswer)
+		return
+	}
 
 	for _, prefix := range radicalePrefixes {
 		rest, ok := strings.CutPrefix(r.URL.Path, prefix)

@@ -13,6 +13,7 @@ package wholepath
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,6 +104,13 @@ func TestWholePath(t *testing.T) {
 			fmt.Sprintf("CADDY_ADMIN=127.0.0.1:%d", adminPort),
 		}
 	}, "/status.php")
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, r := range e.front.requests() {
+				t.Logf("front saw %s %s -> %s", r.Method, r.Path, r.Upstream)
+			}
+		}
+	})
 	t.Logf("peers and binary up after %v: provider %s, radicale %s, front %s, site %s",
 		time.Since(started).Round(time.Millisecond), e.provider.Issuer(), e.radicale.URL, e.front.URL, e.site.base)
 
@@ -238,7 +246,39 @@ func (e *env) seedRadicale(t *testing.T) {
 // token gets a JWT for the MCP resource from the provider.
 func (e *env) token(t *testing.T, scopes []string) string {
 	t.Helper()
-	return e.provider.Token(t, oidctest.TokenRequest{Scopes: scopes, Audience: []string{e.site.resource}})
+	tok := e.provider.Token(t, oidctest.TokenRequest{Scopes: scopes, Audience: []string{e.site.resource}})
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("the provider's token is not a JWT: %q", tok)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims struct {
+		Aud   any    `json:"aud"`
+		Scope string `json:"scope"`
+	}
+	if err != nil || json.Unmarshal(payload, &claims) != nil {
+		t.Fatalf("undecodable JWT payload %q: %v", parts[1], err)
+	}
+	aud := fmt.Sprint(claims.Aud)
+	if claims.Aud != e.site.resource && aud != "["+e.site.resource+"]" {
+		t.Fatalf("token aud %v, want the MCP resource %s", claims.Aud, e.site.resource)
+	}
+	if got := strings.Fields(claims.Scope); !subset(scopes, got) || !subset(got, scopes) {
+		t.Fatalf("token scope %q, want %q", claims.Scope, scopes)
+	}
+	return tok
+}
+
+// visibleTo is the part of the catalog a token with scopes may see.
+func visibleTo(cat map[string]catalogTool, scopes []string) []string {
+	var out []string
+	for name, ct := range cat {
+		if subset(ct.scopes, scopes) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // journey is the whole client journey in one protocol era.
@@ -265,13 +305,7 @@ func (e *env) journey(t *testing.T, cat map[string]catalogTool, version, wantVer
 	initialize(ctx, t, c, wantVersion)
 	listed := listTools(ctx, t, c)
 	t.Run("read token lists the read tools of every family", func(t *testing.T) {
-		var want []string
-		for name, ct := range cat {
-			if subset(ct.scopes, readScopes) {
-				want = append(want, name)
-			}
-		}
-		slices.Sort(want)
+		want := visibleTo(cat, readScopes)
 		names := slices.Sorted(maps.Keys(listed))
 		if !slices.Equal(names, want) {
 			t.Errorf("tools/list with read scopes:\n got  %d %q\n want %d %q", len(names), names, len(want), want)
@@ -355,8 +389,9 @@ func (e *env) journey(t *testing.T, cat map[string]catalogTool, version, wantVer
 	c2, rec2 := newClient(t, e.site.resource, writeTok, version)
 	initialize(ctx, t, c2, wantVersion)
 	t.Run("notes write after step-up", func(t *testing.T) {
-		if _, ok := listTools(ctx, t, c2)["nc_notes_create_note"]; !ok {
-			t.Errorf("nc_notes_create_note not listed after the step-up")
+		got, want := slices.Sorted(maps.Keys(listTools(ctx, t, c2))), visibleTo(cat, strings.Fields(e.lastScopes(writeTok)))
+		if !slices.Contains(got, "nc_notes_create_note") || !slices.Equal(got, want) {
+			t.Errorf("tools/list after the step-up:\n got  %q\n want %q", got, want)
 		}
 		before := e.fakePosts()
 		var created struct {
@@ -399,6 +434,10 @@ func (e *env) journey(t *testing.T, cat map[string]catalogTool, version, wantVer
 			Href     string `json:"href"`
 			Title    string `json:"title"`
 		}
+		got, want := slices.Sorted(maps.Keys(listTools(ctx, t, c3))), visibleTo(cat, strings.Fields(e.lastScopes(calTok)))
+		if !slices.Contains(got, "nc_calendar_create_event") || !slices.Equal(got, want) {
+			t.Errorf("tools/list after the second step-up:\n got  %q\n want %q", got, want)
+		}
 		callOK(ctx, t, c3, "nc_calendar_create_event", eventArgs, &ev)
 		if ev.UID == "" || ev.Calendar != "personal" || ev.Title != title {
 			t.Fatalf("nc_calendar_create_event = %+v", ev)
@@ -424,13 +463,13 @@ func (e *env) journey(t *testing.T, cat map[string]catalogTool, version, wantVer
 			t.Errorf("the event PUT did not reach the front with the calendar token")
 		}
 		// And through MCP again.
-		var got struct {
+		var back struct {
 			UID   string `json:"uid"`
 			Title string `json:"title"`
 		}
-		callOK(ctx, t, c3, "nc_calendar_get_event", map[string]any{"calendar_name": "personal", "event_uid": ev.UID}, &got)
-		if got.UID != ev.UID || got.Title != title {
-			t.Errorf("nc_calendar_get_event = %+v", got)
+		callOK(ctx, t, c3, "nc_calendar_get_event", map[string]any{"calendar_name": "personal", "event_uid": ev.UID}, &back)
+		if back.UID != ev.UID || back.Title != title {
+			t.Errorf("nc_calendar_get_event = %+v", back)
 		}
 	})
 }
@@ -621,6 +660,21 @@ func (e *env) passthrough(t *testing.T) {
 			}
 		})
 	}
+	t.Run("metadata paths stay with the gateway", func(t *testing.T) {
+		n := len(e.front.requests())
+		for _, p := range []string{"/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"} {
+			r := doReq(t, http.MethodGet, e.site.base+p, "", nil)
+			var md struct {
+				Resource string `json:"resource"`
+			}
+			if r.status != http.StatusOK || json.Unmarshal([]byte(r.body), &md) != nil || md.Resource != e.site.resource {
+				t.Errorf("GET %s: %d %s, want the gateway's metadata", p, r.status, r.body)
+			}
+		}
+		if reqs := e.front.requests()[n:]; len(reqs) != 0 {
+			t.Errorf("metadata requests reached Nextcloud: %+v", reqs)
+		}
+	})
 	t.Run("well-known caldav redirect", func(t *testing.T) {
 		r := doReq(t, "PROPFIND", e.site.base+"/.well-known/caldav", "", map[string]string{"Depth": "0"})
 		if r.status != http.StatusMovedPermanently || r.header.Get("Location") != "/remote.php/dav/" {
