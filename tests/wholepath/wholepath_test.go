@@ -204,6 +204,31 @@ func TestWholePath(t *testing.T) {
 		t.Run(era.name, func(t *testing.T) { e.journey(t, cat, era.version, era.want) })
 	}
 
+	// Opaque tokens, as most MCP clients registered at Nextcloud hold:
+	// only introspection with the sample's gateway client resolves them.
+	t.Run("opaque token through introspection", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		tok := e.provider.Token(t, oidctest.TokenRequest{Opaque: true, Scopes: readScopes, Audience: []string{e.site.resource}})
+		if strings.Count(tok, ".") == 2 {
+			t.Fatalf("the opaque client got a JWT")
+		}
+		before := e.provider.Hits("/oauth/introspect")
+		c, _ := newClient(t, e.site.resource, tok, "")
+		initialize(ctx, t, c, mcp.LATEST_PROTOCOL_VERSION)
+		if got, want := slices.Sorted(maps.Keys(listTools(ctx, t, c))), visibleTo(cat, readScopes); !slices.Equal(got, want) {
+			t.Errorf("tools/list with an opaque read token:\n got  %q\n want %q", got, want)
+		}
+		callOK(ctx, t, c, "nc_notes_get_note", map[string]any{"note_id": 359}, nil)
+		if e.provider.Hits("/oauth/introspect") == before {
+			t.Errorf("the gateway accepted an opaque token without introspecting it")
+		}
+		_, err := c.CallTool(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: "nc_notes_create_note", Arguments: map[string]any{"title": "x", "content": "y", "category": ""}}})
+		if err == nil || !strings.Contains(err.Error(), "notes:write") {
+			t.Errorf("nc_notes_create_note with an opaque read token: %v, want the refusal naming notes:write", err)
+		}
+	})
+
 	t.Run("nextcloud passthrough", e.passthrough)
 	t.Logf("whole path test took %v", time.Since(started).Round(time.Millisecond))
 }
