@@ -43,6 +43,11 @@ type Response struct {
 	// Pause between chunks; default 5ms. It spaces the writes out, nothing
 	// depends on its length.
 	Pause time.Duration
+	// Hold, if not nil, is waited on before chunk HoldAt is written, so a
+	// test can see what reached the client of a stream still open. The
+	// wait ends early when the request is cancelled.
+	Hold   <-chan struct{}
+	HoldAt int
 }
 
 // JSON is a single-chunk application/json response.
@@ -124,6 +129,12 @@ func (s *Server) Handle(method string, h Handler) {
 	s.handlers[method] = h
 }
 
+// HandleHTTP sets the answer to requests with the HTTP method (GET,
+// DELETE, ...) other than POST, whatever their body.
+func (s *Server) HandleHTTP(method string, h Handler) {
+	s.Handle("HTTP "+method, h)
+}
+
 // Respond sets a fixed answer to requests with the JSON-RPC method.
 func (s *Server) Respond(method string, resp Response) {
 	s.Handle(method, func(Request) Response { return resp })
@@ -164,13 +175,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.requests = append(s.requests, req)
 	h := s.handlers[req.RPCMethod]
+	if r.Method != http.MethodPost {
+		h = s.handlers["HTTP "+r.Method]
+	}
 	s.mu.Unlock()
 
 	if r.URL.Path != Path {
 		http.NotFound(w, r)
 		return
 	}
-	if r.Method != http.MethodPost {
+	if r.Method != http.MethodPost && h == nil {
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
@@ -184,10 +198,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		resp = JSON(`{"jsonrpc":"2.0","id":` + IDPlaceholder + `,"result":{}}`)
 	}
-	write(w, req, resp)
+	write(w, r, req, resp)
 }
 
-func write(w http.ResponseWriter, req Request, resp Response) {
+func write(w http.ResponseWriter, r *http.Request, req Request, resp Response) {
 	id := req.RPCID
 	if id == "" {
 		id = "null"
@@ -215,6 +229,13 @@ func write(w http.ResponseWriter, req Request, resp Response) {
 	}
 	rc := http.NewResponseController(w)
 	for i, c := range resp.Chunks {
+		if resp.Hold != nil && i == resp.HoldAt {
+			select {
+			case <-resp.Hold:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if _, err := io.WriteString(w, strings.ReplaceAll(c, IDPlaceholder, id)); err != nil {
 			return
 		}
