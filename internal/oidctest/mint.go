@@ -45,14 +45,15 @@ const (
 	HS256PublicKey   BadKind = "hs256_public_key" // HMAC keyed with the provider's public key (PEM)
 	NoExp            BadKind = "no_exp"           // no exp claim
 	BadSignature     BadKind = "bad_signature"    // right kid, signature of other content
-	MalformedPayload BadKind = "malformed"        // three segments, payload not JSON
+	MalformedPayload BadKind = "malformed"        // validly signed, but the payload is not JSON
 	EmptyAudience    BadKind = "no_aud"           // no aud claim
+	UnknownCritical  BadKind = "unknown_crit"     // validly signed, header marks an unknown extension critical
 )
 
 // BadKinds lists every BadKind, for table-driven tests.
 func BadKinds() []BadKind {
 	return []BadKind{Expired, NotYetValid, WrongIssuer, WrongAudience, UnknownKey, AlgNone,
-		HS256PublicKey, NoExp, BadSignature, MalformedPayload, EmptyAudience}
+		HS256PublicKey, NoExp, BadSignature, MalformedPayload, EmptyAudience, UnknownCritical}
 }
 
 func (p *Provider) claims(req MintRequest) map[string]any {
@@ -161,6 +162,14 @@ func (p *Provider) BadToken(t testing.TB, kind BadKind, req MintRequest) string 
 		return input + "." + signInput(t, key, input)
 	case EmptyAudience:
 		delete(c, "aud")
+	case UnknownCritical:
+		// RFC 7515 §4.1.11: a verifier must reject a JWS with a critical
+		// header parameter it does not understand.
+		input := encodeSegment(t, map[string]any{
+			"alg": "RS256", "typ": "JWT", "kid": key.id,
+			"crit": []string{"urn:example:must-understand"}, "urn:example:must-understand": true,
+		}) + "." + encodeSegment(t, c)
+		return input + "." + signInput(t, key, input)
 	default:
 		t.Fatalf("oidctest: unknown bad token kind %q", kind)
 	}

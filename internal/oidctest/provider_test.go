@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 )
 
@@ -80,6 +81,11 @@ func verify(t *testing.T, p *Provider, token, audience string) (jwt.Token, error
 	set, err := jwk.Fetch(context.Background(), p.JWKSURI())
 	if err != nil {
 		t.Fatalf("fetch JWKS: %v", err)
+	}
+	// jwt.Parse with a key set ignores "crit"; RFC 7515 §4.1.11 wants
+	// unknown critical extensions rejected, which jws.Verify does on request.
+	if _, err := jws.Verify([]byte(token), jws.WithKeySet(set), jws.WithCritValidation(true)); err != nil {
+		return nil, err
 	}
 	return jwt.ParseString(token, jwt.WithKeySet(set), jwt.WithValidate(true),
 		jwt.WithIssuer(p.Issuer()), jwt.WithAudience(audience), jwt.WithRequiredClaim("exp"))
