@@ -144,6 +144,7 @@ func TestWholePath(t *testing.T) {
 	}
 
 	// 2. The protected resource metadata document.
+	var supported []string
 	t.Run("metadata", func(t *testing.T) {
 		r := doReq(t, http.MethodGet, metadataURL, "", nil)
 		if r.status != http.StatusOK {
@@ -174,13 +175,17 @@ func TestWholePath(t *testing.T) {
 				t.Errorf("scopes_supported %q lacks the catalog scope %s", md.ScopesSupported, s)
 			}
 		}
-		// The sample sets no challenge_scopes, and the gateway documents
-		// the default as the advertised scopes_supported (Gateway.
-		// ChallengeScopes). Clients take the challenge's scope first
-		// (MCP authorization, scope selection), so the very first 401 of
-		// a fresh site must already name the catalog scopes; otherwise a
-		// client asks only for identity scopes and sees no tool.
-		got, want := slices.Sorted(slices.Values(strings.Fields(challengedScope))), slices.Sorted(slices.Values(md.ScopesSupported))
+		supported = md.ScopesSupported
+	})
+
+	// The sample sets no challenge_scopes, and the gateway documents the
+	// default as the advertised scopes_supported (Gateway.ChallengeScopes).
+	// Clients take the challenge's scope first (MCP authorization, scope
+	// selection), so the very first 401 of a fresh site must already name
+	// the catalog scopes; otherwise a client asks only for identity scopes
+	// and sees no tool.
+	t.Run("first 401 names the scopes_supported", func(t *testing.T) {
+		got, want := slices.Sorted(slices.Values(strings.Fields(challengedScope))), slices.Sorted(slices.Values(supported))
 		if !slices.Equal(got, want) {
 			t.Errorf("the first 401 challenge of the fresh site has scope=%q, want scopes_supported %q", challengedScope, strings.Join(want, " "))
 		}
@@ -362,21 +367,16 @@ func (e *env) journey(t *testing.T, cat map[string]catalogTool, version, wantVer
 	// Read tools work end to end: CalDAV through the front to Radicale,
 	// CardDAV likewise, Notes to the fake.
 	t.Run("read tools", func(t *testing.T) {
-		var cals struct {
-			Calendars []struct {
-				Name        string `json:"name"`
-				DisplayName string `json:"display_name"`
-				Href        string `json:"href"`
-			} `json:"calendars"`
-		}
-		callOK(ctx, t, c, "nc_calendar_list_calendars", nil, &cals)
-		i := slices.IndexFunc(cals.Calendars, func(x struct {
+		type calendar struct {
 			Name        string `json:"name"`
 			DisplayName string `json:"display_name"`
 			Href        string `json:"href"`
-		}) bool {
-			return x.Name == "personal"
-		})
+		}
+		var cals struct {
+			Calendars []calendar `json:"calendars"`
+		}
+		callOK(ctx, t, c, "nc_calendar_list_calendars", nil, &cals)
+		i := slices.IndexFunc(cals.Calendars, func(x calendar) bool { return x.Name == "personal" })
 		if i < 0 || cals.Calendars[i].DisplayName != "Personal" || cals.Calendars[i].Href != "/remote.php/dav/calendars/"+ncUser+"/personal/" {
 			t.Errorf("nc_calendar_list_calendars = %+v, want the seeded Radicale calendar personal (Personal) at /remote.php/dav/calendars/%s/personal/", cals, ncUser)
 		}
