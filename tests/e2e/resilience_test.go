@@ -163,3 +163,42 @@ func validCount(t *testing.T, metrics string) float64 {
 	}
 	return sum
 }
+
+// TestClaimEdgeCases: RFC 7519 allows `aud` as a string or an array; `iss`
+// must match exactly; `nbf` alone can make a token not yet valid; odd
+// encodings of `exp` do not make it ignored.
+func TestClaimEdgeCases(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	now := time.Now()
+	tests := []struct {
+		name    string
+		claims  map[string]any
+		want    int
+		reasons []string
+	}{
+		{"aud string", map[string]any{"aud": e.resource}, http.StatusOK, nil},
+		{"aud among others", map[string]any{"aud": []string{"api://other", e.resource}}, http.StatusOK, nil},
+		{"iss with trailing slash", map[string]any{"iss": e.provider.Issuer() + "/"}, http.StatusUnauthorized, []string{"issuer"}},
+		{"iss differing in case", map[string]any{"iss": strings.ToUpper(e.provider.Issuer())}, http.StatusUnauthorized, []string{"issuer"}},
+		{"nbf ahead, iat now", map[string]any{"nbf": now.Add(10 * time.Minute).Unix()}, http.StatusUnauthorized, []string{"future", "not yet", "nbf"}},
+		// jwx reads a numeric string as a date; what matters is that the
+		// value is not ignored.
+		{"past exp as string", map[string]any{"exp": strconv.FormatInt(now.Add(-time.Hour).Unix(), 10)}, http.StatusUnauthorized, nil},
+		{"past exp as float", map[string]any{"exp": float64(now.Add(-time.Hour).Unix()) + 0.5}, http.StatusUnauthorized, []string{"expire"}},
+		{"aud of another resource besides an unrelated one", map[string]any{"aud": []string{"api://other", e.resource + "/x"}}, http.StatusUnauthorized, []string{"audience"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := e.provider.MintJWT(t, oidctest.MintRequest{Audience: []string{e.resource}, Scopes: []string{"notes:read"}, Claims: tc.claims})
+			r := e.callTool(t, mcptestserver.ToolEchoRead, bearer(tok))
+			if tc.want == http.StatusUnauthorized {
+				checkInvalidToken(t, e, r, tok, tc.reasons...)
+				return
+			}
+			if r.status != tc.want {
+				t.Errorf("%s, want %d", statusOf(r), tc.want)
+			}
+		})
+	}
+}
