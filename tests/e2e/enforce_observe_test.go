@@ -26,6 +26,8 @@ func decisionTraffic(t *testing.T, e *env, tok string) map[string]float64 {
 	send(modernMessage("7", "zzz-unbounded-label-"+strconv.Itoa(len(tok)), nil))
 	send(modernMessage("", "notifications/cancelled", map[string]any{"requestId": 1}), modernHeaders("notifications/cancelled", "")...)
 	send(modernMessage("8", "resources/read", map[string]any{"uri": "notes://1"}))
+	send(`{"jsonrpc":"2.0","id":"srv-1","result":{}}`) // a response to a server request
+	send(modernMessage("11", "tasks/list", nil), modernHeaders("tasks/list", "")...)
 	// Refused before any decision: not counted.
 	send("[" + call("9", "echo_read") + "]")
 	send(`{"jsonrpc":"2.0","id":10,"method":"tools/call","METHOD":"x"}`)
@@ -37,6 +39,8 @@ func decisionTraffic(t *testing.T, e *env, tok string) map[string]float64 {
 		`decision="method_not_allowed",method="other"`:      2,
 		`decision="allow",method="notification"`:            1,
 		`decision="unknown",method="resources/read"`:        1,
+		`decision="allow",method="response"`:                1,
+		`decision="allow",method="tasks"`:                   1,
 	}
 }
 
@@ -122,8 +126,9 @@ func TestDecisionAuditLog(t *testing.T) {
 	}
 	var decisions []string
 	for _, a := range lines {
-		if a.Msg != "mcp decision" || a.Subject != "sub-mcp-client" || a.ClientID != "mcp-client" || a.Method == "" || a.Duration == nil {
-			t.Errorf("audit line %+v lacks msg, subject, client id, method or duration", a)
+		// Responses to server requests have no method: "" is theirs.
+		if a.Msg != "mcp decision" || a.Subject != "sub-mcp-client" || a.ClientID != "mcp-client" || a.Decision == "" || a.Duration == nil {
+			t.Errorf("audit line %+v lacks msg, subject, client id, decision or duration", a)
 		}
 		decisions = append(decisions, a.Method+" "+a.Decision+" "+a.Tool+a.Resource+" "+strings.Join(a.MissingScopes, ","))
 	}
@@ -131,7 +136,9 @@ func TestDecisionAuditLog(t *testing.T) {
 	wantDecisions := []string{
 		"admin/shutdown method_not_allowed  ",
 		"notifications/cancelled allow  ",
+		" allow  ",
 		"resources/read unknown notes://1 ",
+		"tasks/list allow  ",
 		"tools/call allow echo_read ",
 		"tools/call insufficient_scope echo_write notes:write",
 		"tools/call insufficient_scope echo_write notes:write",
@@ -139,6 +146,7 @@ func TestDecisionAuditLog(t *testing.T) {
 		"tools/list allow  ",
 		"zzz-unbounded-label-" + strconv.Itoa(len(tok)) + " method_not_allowed  ",
 	}
+	slices.Sort(wantDecisions)
 	if !slices.Equal(decisions, wantDecisions) {
 		t.Errorf("audit decisions\n got  %q\n want %q", decisions, wantDecisions)
 	}

@@ -400,6 +400,23 @@ func TestResourceAndPromptRules(t *testing.T) {
 			}
 		})
 	}
+	// A client-chosen uri lands in the challenge: it must not break the
+	// header's syntax nor add parameters.
+	for _, uri := range []string{`files://x", scope="everything`, "files://a\r\nX-Injected: 1", `files://\\"`, "files://é\u0000\u007f"} {
+		r := e.post(t, tok, modernMessage("9", "resources/read", map[string]any{"uri": uri}))
+		if r.status != http.StatusForbidden || r.header.Get("X-Injected") != "" {
+			t.Fatalf("uri %q: %s", uri, statusOf(r))
+		}
+		params := parseChallenge(t, r.header.Get("WWW-Authenticate"))
+		if len(params) != 4 || params["scope"] != "files:read notes:read" || params["error"] != "insufficient_scope" ||
+			!strings.HasSuffix(params["error_description"], " requires files:read") {
+			t.Errorf("uri %q: challenge %q parsed as %q", uri, r.header.Get("WWW-Authenticate"), params)
+		}
+		var body rpcError
+		if err := json.Unmarshal([]byte(r.body), &body); err != nil || body.Error == nil || !strings.Contains(body.Error.Message, "files://") {
+			t.Errorf("uri %q: body %q", uri, r.body)
+		}
+	}
 	if n := len(raw.ClientRequests()) - before; n != 0 {
 		t.Errorf("%d refused requests reached the upstream", n)
 	}

@@ -276,6 +276,19 @@ func TestScopesSupportedFromCatalog(t *testing.T) {
 	if got := slices.Sorted(slices.Values(strings.Fields(params["scope"]))); r.status != http.StatusUnauthorized || !slices.Equal(got, want) {
 		t.Errorf("401 challenge %s: scope %v, want %v", statusOf(r), got, want)
 	}
+
+	// Scopes that only rules name are advertised too; base_scopes
+	// replaces the identity scopes.
+	e = newSite(t, siteOptions{upstream: srv.Addr, gateway: "tool echo_read calendar:read\nresource_scope cal://* cal:read\nprompt p* prompts:use\nbase_scopes openid"})
+	want = []string{"cal:read", "calendar:read", "files:read", "notes:read", "notes:write", "openid", "prompts:use"}
+	eventually(t, "scopes_supported lists rules and catalog", func() (bool, string) {
+		r := do(t, newRequest(t, http.MethodGet, e.base+"/.well-known/oauth-protected-resource/mcp", "", nil))
+		if err := json.Unmarshal([]byte(r.body), &doc); err != nil {
+			t.Fatalf("decode %s: %v", r.body, err)
+		}
+		got := slices.Sorted(slices.Values(doc.ScopesSupported))
+		return slices.Equal(got, want), strings.Join(doc.ScopesSupported, " ")
+	})
 }
 
 // TestMCPGoClientStepUpFlow: the whole journey of an mcp-go client in each
