@@ -19,6 +19,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -66,6 +67,10 @@ type Options struct {
 	// RegisteredSecretLifetime sets client_secret_expires_at of registered
 	// clients; zero means their secrets never expire.
 	RegisteredSecretLifetime time.Duration
+	// IntrospectionRewrite, when set, edits every successful introspection
+	// response before it is sent, to imitate providers that omit or get
+	// fields wrong. Keys are the RFC 7662 member names; delete to omit.
+	IntrospectionRewrite func(resp map[string]any)
 }
 
 // Client is a confidential client that may use the client_credentials grant.
@@ -175,6 +180,9 @@ func start(opts Options) (*Provider, error) {
 		return nil, fmt.Errorf("create provider: %w", err)
 	}
 	p.handler = provider
+	if opts.IntrospectionRewrite != nil {
+		p.handler = rewriteIntrospection(p.handler, opts.IntrospectionRewrite)
+	}
 	if opts.Registration {
 		p.secretLifetime = opts.RegisteredSecretLifetime
 		p.handler = p.withRegistration(p.handler)
@@ -220,6 +228,27 @@ func oauthMetadataOnly(next http.Handler) http.Handler {
 			r.URL.Path = oidcDiscoveryPath
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// rewriteIntrospection applies rewrite to 200 answers of the introspection
+// endpoint.
+func rewriteIntrospection(next http.Handler, rewrite func(map[string]any)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/oauth/introspect" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var resp map[string]any
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &resp) != nil {
+			copyResponse(w, rec)
+			return
+		}
+		rewrite(resp)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(resp)
 	})
 }
 

@@ -216,6 +216,23 @@ func TestIntrospection(t *testing.T) {
 	}
 }
 
+func TestIntrospectionRewrite(t *testing.T) {
+	p := Start(t, Options{IntrospectionRewrite: func(resp map[string]any) {
+		if resp["active"] == true {
+			delete(resp, "aud")
+			resp["iss"] = "http://127.0.0.2:1"
+		}
+	}})
+	tok := p.Token(t, TokenRequest{Opaque: true, Audience: []string{testResource}})
+	status, got := introspect(t, p, ResourceServerID, ClientSecret, tok)
+	if status != http.StatusOK || !got.Active || got.Audience != nil || got.Issuer != "http://127.0.0.2:1" || got.ClientID != OpaqueClientID {
+		t.Errorf("rewritten introspection: %d %+v", status, got)
+	}
+	if status, got := introspect(t, p, ResourceServerID, "wrong", tok); status != http.StatusUnauthorized || got.Active {
+		t.Errorf("failed introspection rewritten: %d %+v", status, got)
+	}
+}
+
 func TestUserinfo(t *testing.T) {
 	p := Start(t, Options{})
 	for _, opaque := range []bool{false, true} {
