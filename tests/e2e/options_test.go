@@ -339,3 +339,54 @@ func TestIntrospectionCached(t *testing.T) {
 		})
 	}
 }
+
+// TestIntrospectionAnswers: the gateway applies the iss/aud/exp rules to an
+// introspection answer where it carries them, and does without the ones it
+// lacks.
+func TestIntrospectionAnswers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		rewrite func(resp map[string]any)
+		want    int
+		reasons []string
+	}{
+		{"no aud", func(r map[string]any) { delete(r, "aud") }, http.StatusOK, nil},
+		{"no iss", func(r map[string]any) { delete(r, "iss") }, http.StatusOK, nil},
+		{"no exp", func(r map[string]any) { delete(r, "exp") }, http.StatusOK, nil},
+		{"aud as string", func(r map[string]any) { r["aud"] = r["aud"].([]any)[0] }, http.StatusOK, nil},
+		{"other issuer", func(r map[string]any) { r["iss"] = "http://127.0.0.2:1" }, http.StatusUnauthorized, []string{"issuer"}},
+		{"other audience", func(r map[string]any) { r["aud"] = []string{"api://elsewhere"} }, http.StatusUnauthorized, []string{"audience"}},
+		{"active but expired", func(r map[string]any) { r["exp"] = time.Now().Add(-time.Hour).Unix() }, http.StatusUnauthorized, []string{"expire"}},
+		// A malformed answer is the provider's fault: 503 or 401, never a pass.
+		{"active as string", func(r map[string]any) { r["active"] = "true" }, refused, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rewrite := func(r map[string]any) {
+				if r["active"] == true {
+					tc.rewrite(r)
+				}
+			}
+			e := newEnv(t, envOptions{provider: oidctest.Options{IntrospectionRewrite: rewrite}})
+			tok := e.token(t, true, "notes:read")
+			r := e.callTool(t, mcptestserver.ToolEchoRead, bearer(tok))
+			switch tc.want {
+			case http.StatusUnauthorized:
+				checkInvalidToken(t, e, r, tok, tc.reasons...)
+			case refused:
+				if (r.status != http.StatusUnauthorized && r.status != http.StatusServiceUnavailable) || e.upstreamCalls() != 0 {
+					t.Errorf("%s, want 401 or 503 and no upstream call", statusOf(r))
+				}
+			default:
+				if r.status != tc.want {
+					t.Errorf("%s, want %d", statusOf(r), tc.want)
+				}
+			}
+		})
+	}
+}
+
+// refused is a want status meaning 401 or 503: rejected or not judged.
+const refused = -1
