@@ -115,17 +115,23 @@ func TestNoCredentialsChallenge(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	want := fmt.Sprintf(`Bearer resource_metadata="%s/.well-known/oauth-protected-resource/mcp", scope="%s"`, e.base, scopesSupported)
 	tests := []struct {
-		name   string
-		method string
-		path   string
+		name    string
+		method  string
+		path    string
+		headers [][2]string
 	}{
-		{"POST endpoint", http.MethodPost, "/mcp"},
-		{"GET endpoint", http.MethodGet, "/mcp"},
-		{"below endpoint", http.MethodGet, "/mcp/sub"},
+		{"POST endpoint", http.MethodPost, "/mcp", nil},
+		{"GET endpoint", http.MethodGet, "/mcp", nil},
+		{"below endpoint", http.MethodGet, "/mcp/sub", nil},
+		// The metadata URL comes from configuration, never from headers a
+		// client controls (challenge URL poisoning).
+		{"forwarded headers", http.MethodPost, "/mcp", [][2]string{
+			{"X-Forwarded-Host", "evil.example"}, {"X-Forwarded-Proto", "https"}, {"Forwarded", "host=evil.example;proto=https"},
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := do(t, newRequest(t, tc.method, e.base+tc.path, "", nil))
+			r := do(t, newRequest(t, tc.method, e.base+tc.path, "", tc.headers))
 			if r.status != http.StatusUnauthorized {
 				t.Fatalf("status %d, want 401", r.status)
 			}

@@ -390,3 +390,31 @@ func TestIntrospectionAnswers(t *testing.T) {
 
 // refused is a want status meaning 401 or 503: rejected or not judged.
 const refused = -1
+
+// TestCacheSize: the validation cache holds at most cache_size results, so a
+// token pushed out by others is introspected again.
+func TestCacheSize(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{gatewayExtra: "cache_size 2"})
+	first := e.token(t, true, "notes:read")
+	present := func(tok string) {
+		t.Helper()
+		if r := e.callTool(t, mcptestserver.ToolEchoRead, bearer(tok)); r.status != http.StatusOK {
+			t.Fatalf("%s", statusOf(r))
+		}
+	}
+	present(first)
+	present(first)
+	if n := e.provider.Hits("/oauth/introspect"); n != 1 {
+		t.Fatalf("%d introspections for one token presented twice, want 1", n)
+	}
+	// Many more distinct tokens than the cache holds.
+	for range 10 {
+		present(e.token(t, true, "notes:read"))
+	}
+	before := e.provider.Hits("/oauth/introspect")
+	present(first)
+	if n := e.provider.Hits("/oauth/introspect") - before; n != 1 {
+		t.Errorf("first token after 10 others in a 2-entry cache: %d introspections, want 1", n)
+	}
+}
