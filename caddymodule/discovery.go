@@ -46,6 +46,8 @@ type discoveryState struct {
 	// seen maps tool names to the raw _meta last learned for them.
 	seen      sync.Map
 	seenCount atomic.Int64
+	// waited is set once a request has waited for the first discovery.
+	waited atomic.Bool
 }
 
 // remember keeps the chain of the first request; Caddy compiles a route's

@@ -73,13 +73,18 @@ func (g *Gateway) advertisedScopes() []string {
 	return slices.Clone(g.catalog.AllScopes())
 }
 
-// awaitCatalog gives the first discovery a moment before the metadata
-// document is served, so its scopes_supported is complete.
+// awaitCatalog gives the first discovery a moment before scopes are
+// advertised (in the metadata document or a 401 challenge), so that a
+// client's first look already lists every scope. Only the first caller
+// waits: a backend that stays down must not slow every 401.
 func (g *Gateway) awaitCatalog() {
 	if len(g.ScopesSupported) > 0 {
 		return
 	}
 	g.discoverer.Ensure()
+	if g.disc.waited.Swap(true) {
+		return
+	}
 	select {
 	case <-g.discoverer.Ready():
 	case <-time.After(metadataCatalogWait):
@@ -95,5 +100,6 @@ func (g *Gateway) challengeScopes() []string {
 	if len(g.ChallengeScopes) > 0 {
 		return g.ChallengeScopes
 	}
+	g.awaitCatalog()
 	return g.advertisedScopes()
 }

@@ -20,7 +20,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -185,14 +184,7 @@ func TestWholePath(t *testing.T) {
 	// selection), so the very first 401 of a fresh site must already name
 	// the catalog scopes; otherwise a client asks only for identity scopes
 	// and sees no tool.
-	//
-	// Pending (reported to the lead): the gateway builds the 401 scope from
-	// the catalog without waiting for, or even starting, its discovery, so
-	// a fresh site challenges with the base scopes only. Runs with
-	// SCOPEGATE_E2E_PENDING=1, like tests/e2e's pending tests; once it
-	// passes, drop the pending call.
 	t.Run("first 401 names the scopes_supported", func(t *testing.T) {
-		pending(t, "the first 401 of a fresh site names only the base scopes (caddymodule challengeScopes does not await the catalog)")
 		got, want := slices.Sorted(slices.Values(strings.Fields(challengedScope))), slices.Sorted(slices.Values(supported))
 		if !slices.Equal(got, want) {
 			t.Errorf("the first 401 challenge of the fresh site has scope=%q, want scopes_supported %q", challengedScope, strings.Join(want, " "))
@@ -717,16 +709,6 @@ func (e *env) passthrough(t *testing.T) {
 }
 
 // --- small helpers ---
-
-// pending skips a check of a gateway behaviour reported to the lead but
-// not yet settled, unless SCOPEGATE_E2E_PENDING=1 (the switch tests/e2e
-// uses).
-func pending(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("SCOPEGATE_E2E_PENDING") != "1" {
-		t.Skip("pending (set SCOPEGATE_E2E_PENDING=1 to run): " + why)
-	}
-}
 
 type response struct {
 	status int
