@@ -121,6 +121,15 @@ async function main(o) {
     headers.set(STEP_HEADER, step);
     const url = input instanceof Request ? input.url : String(input);
     const entry = { step, method: init.method ?? 'GET', url, auth: headers.has('authorization') };
+    // Token and registration requests: keep the form, minus anything secret,
+    // so the test can see which scope and resource the SDK asked for.
+    if (init.body instanceof URLSearchParams) {
+      const form = {};
+      for (const [k, v] of init.body) {
+        if (!/secret|assertion|code_verifier|refresh_token|^code$/i.test(k)) form[k] = v;
+      }
+      entry.form = form;
+    }
     summary.wire.push(entry);
     try {
       const resp = await fetch(input, { ...init, headers });
