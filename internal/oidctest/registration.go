@@ -138,6 +138,19 @@ func (p *Provider) RegisteredClientIDs() []string {
 	return ids
 }
 
+// ClientSecret returns a client's current secret, for instance to check
+// that a self-registered client's secret is not logged.
+func (p *Provider) ClientSecret(t testing.TB, id string) string {
+	t.Helper()
+	p.store.mu.Lock()
+	defer p.store.mu.Unlock()
+	c, ok := p.store.clients[id]
+	if !ok {
+		t.Fatalf("oidctest: no client %q", id)
+	}
+	return c.secret
+}
+
 // DeleteClient removes a client, as providers do with stale self-registered
 // clients; its credentials stop working at once.
 func (p *Provider) DeleteClient(t testing.TB, id string) {

@@ -53,6 +53,9 @@ func TestRegistration(t *testing.T) {
 	if got := p.RegisteredClientIDs(); !slices.Equal(got, []string{c.ClientID}) {
 		t.Errorf("registered clients %v, want [%s]", got, c.ClientID)
 	}
+	if got := p.ClientSecret(t, c.ClientID); got != c.ClientSecret {
+		t.Errorf("ClientSecret %q, want the registered %q", got, c.ClientSecret)
+	}
 	opaque := p.Token(t, TokenRequest{Opaque: true, Audience: []string{testResource}})
 	if status, got := introspect(t, p, c.ClientID, c.ClientSecret, opaque); status != http.StatusOK || !got.Active {
 		t.Errorf("registered client introspection: %d active=%v", status, got.Active)

@@ -361,6 +361,9 @@ func TestTokensNotLogged(t *testing.T) {
 	if !strings.Contains(logs, "mcp_gateway") && !strings.Contains(logs, "http.handlers") {
 		t.Fatalf("logs look empty; the check would prove nothing:\n%s", logs)
 	}
+	if strings.Contains(logs, oidctest.ClientSecret) {
+		t.Error("the introspection client secret appears in Caddy's logs")
+	}
 	for i, tok := range toks {
 		for _, part := range tokenParts(tok) {
 			if strings.Contains(logs, part) {

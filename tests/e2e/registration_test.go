@@ -3,6 +3,7 @@ package e2e
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/scopegate/scopegate/internal/mcptestserver"
@@ -42,8 +43,14 @@ func TestSelfRegistration(t *testing.T) {
 		}
 		return r.status == http.StatusOK, statusOf(r)
 	})
-	if got := e.provider.RegisteredClientIDs(); len(got) != 1 || got[0] == first[0] {
-		t.Errorf("registered clients %v, want one new client", got)
+	got := e.provider.RegisteredClientIDs()
+	if len(got) != 1 || got[0] == first[0] {
+		t.Fatalf("registered clients %v, want one new client", got)
+	}
+	secret := e.provider.ClientSecret(t, got[0])
+	e.caddy.stop() // flush
+	if strings.Contains(e.caddy.logs.String(), secret) {
+		t.Error("the self-registered client secret appears in Caddy's logs")
 	}
 }
 
