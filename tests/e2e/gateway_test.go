@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -285,6 +286,8 @@ func TestTokenPlacement(t *testing.T) {
 		{"query only", http.MethodGet, "/mcp?access_token=" + url.QueryEscape(tok), "", nil, http.StatusBadRequest},
 		{"query and header", http.MethodGet, "/mcp?access_token=" + url.QueryEscape(tok), "", bearer(tok), http.StatusBadRequest},
 		{"form body", http.MethodPost, "/mcp", "access_token=" + url.QueryEscape(tok), [][2]string{{"Content-Type", form}}, http.StatusBadRequest},
+		{"form body with charset", http.MethodPost, "/mcp", "a=1&access_token=" + url.QueryEscape(tok), [][2]string{{"Content-Type", form + "; charset=utf-8"}}, http.StatusBadRequest},
+		{"form body and header", http.MethodPost, "/mcp", "access_token=" + url.QueryEscape(tok), append(bearer(tok), [2]string{"Content-Type", form}), http.StatusBadRequest},
 		{"two Authorization headers", http.MethodPost, "/mcp", "{}", [][2]string{{"Authorization", "Bearer " + tok}, {"Authorization", "Bearer " + tok}}, http.StatusBadRequest},
 	}
 	before := e.upstreamCalls()
@@ -301,6 +304,15 @@ func TestTokenPlacement(t *testing.T) {
 			}
 		})
 	}
+	t.Run("chunked form body", func(t *testing.T) {
+		// No Content-Length: the gateway must still look into the body.
+		req := newRequest(t, http.MethodPost, e.resource, "", [][2]string{{"Content-Type", form}})
+		req.Body = io.NopCloser(strings.NewReader("access_token=" + url.QueryEscape(tok)))
+		req.ContentLength = -1
+		if r := do(t, req); r.status != http.StatusBadRequest {
+			t.Errorf("status %d, want 400; body %s", r.status, r.body)
+		}
+	})
 	if n := e.upstreamCalls() - before; n != 0 {
 		t.Errorf("upstream saw %d misplaced-token requests, want 0", n)
 	}
