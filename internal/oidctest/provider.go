@@ -5,9 +5,20 @@
 // discovery, JWKS with key rotation, the client_credentials grant with
 // RFC 8707 resource indicators (which set the access token's audience), JWT
 // and opaque access tokens, RFC 7662 introspection with client
-// authentication, and userinfo. It can be stopped and restarted on the same
-// port to simulate an outage, and it mints deliberately broken JWTs for
-// negative tests (see BadToken).
+// authentication, and userinfo; optionally RFC 7591 dynamic registration,
+// RFC 8414-only discovery and doctored introspection answers (Options). It
+// can be stopped and restarted on the same port to simulate an outage, counts
+// the requests it serves (Hits), and mints deliberately broken or forged
+// JWTs for negative tests (BadToken, Forge).
+//
+// Typical use:
+//
+//	p := oidctest.Start(t, oidctest.Options{})
+//	tok := p.Token(t, oidctest.TokenRequest{Scopes: []string{"notes:read"}, Audience: []string{resource}})
+//	bad := p.BadToken(t, oidctest.Expired, oidctest.MintRequest{Audience: []string{resource}})
+//	p.Rotate(t)
+//	p.Stop()
+//	p.Restart(t)
 package oidctest
 
 import (
@@ -67,9 +78,9 @@ type Options struct {
 	// RegisteredSecretLifetime sets client_secret_expires_at of registered
 	// clients; zero means their secrets never expire.
 	RegisteredSecretLifetime time.Duration
-	// IntrospectionRewrite, when set, edits every successful introspection
-	// response before it is sent, to imitate providers that omit or get
-	// fields wrong. Keys are the RFC 7662 member names; delete to omit.
+	// IntrospectionRewrite, when set, edits every 200 introspection answer
+	// (active or not) before it is sent, to imitate providers that omit or
+	// get fields wrong. Keys are the RFC 7662 member names; delete to omit.
 	IntrospectionRewrite func(resp map[string]any)
 }
 
