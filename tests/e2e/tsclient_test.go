@@ -74,7 +74,7 @@ func tsclientInstall(t *testing.T) (string, error) {
 		return "", fmt.Errorf("node --version: %w", err)
 	}
 	t.Logf("tsclient: %s %s", node, bytes.TrimSpace(out))
-	if v := tsclientInstalledSDK(dir); v == tsclientSDKVersion {
+	if v := tsclientInstalledSDK(dir); v == tsclientSDKVersion && tsclientInstallFresh(dir) {
 		t.Logf("tsclient: node_modules already holds @modelcontextprotocol/sdk %s; no install", v)
 		return dir, nil
 	}
@@ -101,6 +101,22 @@ func tsclientInstall(t *testing.T) (string, error) {
 		return "", fmt.Errorf("after npm %s, node_modules holds @modelcontextprotocol/sdk %q, want %s", args[0], v, tsclientSDKVersion)
 	}
 	return dir, nil
+}
+
+// tsclientInstallFresh reports whether npm's record of the installed tree,
+// node_modules/.package-lock.json, is at least as new as package.json and
+// package-lock.json, so a changed lock reinstalls.
+func tsclientInstallFresh(dir string) bool {
+	installed, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json"))
+	if err != nil {
+		return false
+	}
+	for _, f := range []string{"package.json", "package-lock.json"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err == nil && fi.ModTime().After(installed.ModTime()) {
+			return false
+		}
+	}
+	return true
 }
 
 // tsclientInstalledSDK is the SDK version in dir's node_modules, or "".
