@@ -385,9 +385,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return g.sessionNotFound(w)
 	}
 
-	// 7. Only a POST carries a message; GET streams and DELETE pass.
+	// 7. Only a POST carries a message; GET streams (filtered) and DELETE
+	// pass without a body, other methods are refused.
 	if r.Method != http.MethodPost {
-		return g.passOther(w, r, next)
+		return g.passOther(w, r, next, id)
 	}
 
 	// 8. Classify the body: exactly one unambiguous JSON-RPC message.
@@ -434,11 +435,32 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 }
 
-// passOther forwards a GET (a legacy listening stream) or DELETE (ending
-// a session) unbuffered; a successful DELETE forgets the binding.
-func (g *Gateway) passOther(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if r.Method != http.MethodDelete {
-		return next.ServeHTTP(g.watch(w), r)
+// passOther forwards the two other methods of the Streamable HTTP
+// transport, without a body, for only a POST carries a message the gateway
+// judges: GET (a legacy listening stream, or one resumed with
+// Last-Event-ID) and DELETE (ending a session). A resumed stream may replay
+// a list response, so GET streams go through the list filter, event by
+// event and never buffered. Every other method is refused.
+func (g *Gateway) passOther(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, id tokenverifier.Identity) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodDelete:
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		return writeJSONRPCError(w, http.StatusMethodNotAllowed, nil, codeInvalidRequest, "method not allowed on the MCP endpoint")
+	}
+	r.Body, r.ContentLength, r.TransferEncoding = http.NoBody, 0, nil
+	r.Header.Del("Content-Length")
+	r.Header.Del("Content-Type")
+	if r.Method == http.MethodGet {
+		r.Header.Del("Accept-Encoding")
+		lw := listfilter.NewResponseWriter(g.watch(w), g.listRewriter(rpcmessage.Message{}, id))
+		if err := next.ServeHTTP(lw, r); err != nil {
+			return err
+		}
+		if err := lw.Finish(); err != nil {
+			g.logger.Warn("listening stream replaced by an error", zap.Error(err))
+		}
+		return nil
 	}
 	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
 	if err := next.ServeHTTP(rec, r); err != nil {

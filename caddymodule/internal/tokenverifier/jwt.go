@@ -42,7 +42,7 @@ type keySource struct {
 	mu          sync.Mutex
 	lastAttempt time.Time
 
-	parseOpts []jwt.ParseOption
+	validateOpts []jwt.ValidateOption
 	allowed   []jwa.SignatureAlgorithm
 	ctx       context.Context
 }
@@ -57,8 +57,7 @@ func newKeySource(ctx context.Context, meta *metadataSource, cfg Config) (*keySo
 		ks.allowed = append(ks.allowed, alg)
 	}
 	// Options that do not depend on the key set are built once.
-	ks.parseOpts = []jwt.ParseOption{
-		jwt.WithValidate(true),
+	ks.validateOpts = []jwt.ValidateOption{
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithRequiredClaim("exp"),
 		jwt.WithAcceptableSkew(cfg.Leeway),
@@ -179,6 +178,12 @@ func (ks *keySource) verify(ctx context.Context, token string) (Identity, error)
 		return Identity{}, invalid("signing algorithm not allowed")
 	}
 	kid, hasKid := hdr.KeyID()
+	// RFC 7515 §4.1.11: a recipient must reject a JWS whose "crit" names
+	// an extension it does not understand, and the gateway understands
+	// none.
+	if crit, ok := hdr.Critical(); ok || len(crit) > 0 {
+		return Identity{}, invalid("unsupported critical header")
+	}
 
 	set, err := ks.keys(ctx)
 	if err != nil {
@@ -201,11 +206,18 @@ func (ks *keySource) verify(ctx context.Context, token string) (Identity, error)
 		}
 	}
 
-	opts := append([]jwt.ParseOption{
-		jwt.WithKeySet(set, jws.WithInferAlgorithmFromKey(true), jws.WithRequireKid(hasKid), jws.WithUseDefault(!hasKid)),
-	}, ks.parseOpts...)
-	tok, err := jwt.ParseString(token, opts...)
+	// Three steps, so each failure is named for what failed: the
+	// signature, the claims' syntax, or their values.
+	payload, err := jws.Verify([]byte(token),
+		jws.WithKeySet(set, jws.WithInferAlgorithmFromKey(true), jws.WithRequireKid(hasKid), jws.WithUseDefault(!hasKid)))
 	if err != nil {
+		return Identity{}, invalid("signature verification failed")
+	}
+	tok, err := jwt.Parse(payload, jwt.WithVerify(false), jwt.WithValidate(false))
+	if err != nil {
+		return Identity{}, invalid("malformed claims")
+	}
+	if err := jwt.Validate(tok, ks.validateOpts...); err != nil {
 		return Identity{}, jwtReason(err)
 	}
 	return identityFromJWT(tok)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 )
 
@@ -131,9 +132,27 @@ func TestVerifyJWTRejections(t *testing.T) {
 		return strings.Join(parts, ".")
 	}
 
+	signRaw := func(payload []byte, extra map[string]any) string {
+		hdrs := jws.NewHeaders()
+		hdrs.Set(jws.KeyIDKey, "k1")
+		for k, v := range extra {
+			if err := hdrs.Set(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		signed, err := jws.Sign(payload, jws.WithKey(jwa.RS256(), p.key("k1"), jws.WithProtectedHeaders(hdrs)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(signed)
+	}
+	claimsJSON, _ := json.Marshal(p.claims())
+
 	cases := []struct {
 		name, token, reason string
 	}{
+		{"unknown critical header", signRaw(claimsJSON, map[string]any{"crit": []string{"urn:example:must-check"}, "urn:example:must-check": true}), "unsupported critical header"},
+		{"signed but not JSON", signRaw([]byte("not json at all"), nil), "malformed claims"},
 		{"alg none", b64(map[string]any{"alg": "none", "kid": "k1"}) + "." + b64(p.claims()) + ".", "signing algorithm not allowed"},
 		{"HS256 with the public key", hsToken(), "signing algorithm not allowed"},
 		{"unknown key", foreign(), "unknown signing key"},
