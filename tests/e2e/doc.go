@@ -9,7 +9,5 @@
 //
 // Each test starts its own provider, MCP server and Caddy (newEnv), so tests
 // run in parallel and share no cache state. On failure the test log shows
-// the Caddyfile and Caddy's debug log. Tests for reported gateway defects
-// that are not fixed yet call pending() and run only with
-// SCOPEGATE_E2E_PENDING=1.
+// the Caddyfile and Caddy's debug log.
 package e2e
