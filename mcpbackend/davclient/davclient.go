@@ -44,12 +44,25 @@ type Config struct {
 	DAVRoot string
 }
 
-// FromNextcloud returns a client for the Nextcloud behind c, sending
+// FromNextcloud returns the client for the Nextcloud behind c, sending
 // through c's HTTP client (which adds each request's credentials and
-// does not follow redirects).
+// does not follow redirects). It is one client per c, shared by the
+// families that ask.
 func FromNextcloud(c *nextcloud.Client) (*Client, error) {
-	return New(Config{BaseURL: c.BaseURL(), HTTPClient: c.HTTPClient()})
+	type built struct {
+		d   *Client
+		err error
+	}
+	b := c.Shared(sharedKey{}, func() any {
+		d, err := New(Config{BaseURL: c.BaseURL(), HTTPClient: c.HTTPClient()})
+		return built{d, err}
+	}).(built)
+	return b.d, b.err
 }
+
+// sharedKey names the DAV client among the values shared on a Nextcloud
+// client: calendar and contacts use one, and so discover homes once.
+type sharedKey struct{}
 
 // Client talks CalDAV and CardDAV to one server. It is safe for concurrent
 // use; discovered home sets are cached per set of credentials.

@@ -62,6 +62,27 @@ type Client struct {
 
 	mu    sync.Mutex
 	cache map[string]cacheEntry
+
+	sharedMu sync.Mutex
+	shared   map[any]any
+}
+
+// Shared returns the value built for key on this client, calling build
+// only the first time. Families that derive their own client from this one
+// (the DAV client of calendar and contacts) share it, and with it what it
+// caches, such as discovered home sets.
+func (c *Client) Shared(key any, build func() any) any {
+	c.sharedMu.Lock()
+	defer c.sharedMu.Unlock()
+	if v, ok := c.shared[key]; ok {
+		return v
+	}
+	if c.shared == nil {
+		c.shared = map[any]any{}
+	}
+	v := build()
+	c.shared[key] = v
+	return v
 }
 
 type cacheEntry struct {
