@@ -11,20 +11,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scopegate/scopegate/internal/toolinventory"
 	"github.com/scopegate/scopegate/mcpbackend"
 	"github.com/scopegate/scopegate/mcpbackend/nextcloud"
 	"github.com/scopegate/scopegate/mcpbackend/tooldef"
 )
 
 var update = flag.Bool("update", false, "rewrite the tool schema snapshots in testdata/toolsnaps")
-
-type reference struct {
-	Tools []struct {
-		Family string   `json:"family"`
-		Name   string   `json:"name"`
-		Scopes []string `json:"scopes"`
-	} `json:"tools"`
-}
 
 // deviations are the scope changes against the reference server, each
 // with its reason in the report: reading shares needs only sharing:read.
@@ -50,16 +43,12 @@ func allTools(t *testing.T) map[string][]tooldef.Tool {
 // per family, same scopes (but for the documented deviations), every
 // tool complete (tooldef.Check).
 func TestInventory(t *testing.T) {
-	b, err := os.ReadFile("testdata/nextcloud-tools.json")
+	ref, err := toolinventory.Reference()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ref reference
-	if err := json.Unmarshal(b, &ref); err != nil {
-		t.Fatal(err)
-	}
 	want := map[string]map[string][]string{}
-	for _, r := range ref.Tools {
+	for _, r := range ref {
 		if want[r.Family] == nil {
 			want[r.Family] = map[string][]string{}
 		}

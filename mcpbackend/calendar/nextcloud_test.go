@@ -7,15 +7,16 @@ import (
 	"testing"
 
 	"github.com/scopegate/scopegate/internal/davtest"
+	"github.com/scopegate/scopegate/internal/nextcloudfake"
 	"github.com/scopegate/scopegate/mcpbackend/calendar"
 	"github.com/scopegate/scopegate/mcpbackend/nextcloud"
 )
 
 // nextcloudSession drives the tools through MCP against recorded
 // Nextcloud 34 answers.
-func nextcloudSession(t *testing.T, fixtures ...string) (*davtest.Session, *davtest.Replay) {
+func nextcloudSession(t *testing.T, fixtures ...string) (*davtest.Session, *nextcloudfake.DAVReplay) {
 	t.Helper()
-	r := davtest.NewReplay(t, append([]string{"core/15", "core/16"}, fixtures...)...)
+	r := nextcloudfake.NewDAVReplay(t, append([]string{"core/15", "core/16"}, fixtures...)...)
 	tools, err := calendar.ToolsWithConfig(davtest.Config(r.URL))
 	if err != nil {
 		t.Fatal(err)

@@ -28,11 +28,3 @@ func TestToolsFromNextcloudClient(t *testing.T) {
 		t.Fatalf("%d tools, want 17", got)
 	}
 }
-
-func TestToolSnapshots(t *testing.T) {
-	tools, err := calendar.ToolsWithConfig(davtest.Config("https://cloud.example.com/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	davtest.CheckSnapshots(t, tools)
-}

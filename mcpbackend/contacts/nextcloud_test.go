@@ -5,12 +5,13 @@ import (
 	"testing"
 
 	"github.com/scopegate/scopegate/internal/davtest"
+	"github.com/scopegate/scopegate/internal/nextcloudfake"
 	"github.com/scopegate/scopegate/mcpbackend/contacts"
 	"github.com/scopegate/scopegate/mcpbackend/nextcloud"
 )
 
 func TestNextcloudAddressBooks(t *testing.T) {
-	r := davtest.NewReplay(t, "core/15", "core/16", "contacts/01")
+	r := nextcloudfake.NewDAVReplay(t, "core/15", "core/16", "contacts/01")
 	tools, err := contacts.ToolsWithConfig(davtest.Config(r.URL))
 	if err != nil {
 		t.Fatal(err)

@@ -28,11 +28,3 @@ func TestToolsFromNextcloudClient(t *testing.T) {
 		t.Fatalf("%d tools, want 8", got)
 	}
 }
-
-func TestToolSnapshots(t *testing.T) {
-	tools, err := contacts.ToolsWithConfig(davtest.Config("https://cloud.example.com/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	davtest.CheckSnapshots(t, tools)
-}

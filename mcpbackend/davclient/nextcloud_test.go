@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-webdav/carddav"
 
 	"github.com/scopegate/scopegate/internal/davtest"
+	"github.com/scopegate/scopegate/internal/nextcloudfake"
 	"github.com/scopegate/scopegate/mcpbackend/davclient"
 	"github.com/scopegate/scopegate/mcpbackend/nextcloud"
 )
@@ -24,7 +25,7 @@ func adminCtx() context.Context {
 	return nextcloud.WithCredentials(context.Background(), nextcloud.Basic{Username: "admin", Password: "app-password"})
 }
 
-func client(t *testing.T, r *davtest.Replay) *davclient.Client {
+func client(t *testing.T, r *nextcloudfake.DAVReplay) *davclient.Client {
 	t.Helper()
 	c, err := davclient.New(davtest.Config(r.URL))
 	if err != nil {
@@ -34,7 +35,7 @@ func client(t *testing.T, r *davtest.Replay) *davclient.Client {
 }
 
 func TestNextcloudDiscovery(t *testing.T) {
-	r := davtest.NewReplay(t, "core/15", "core/16")
+	r := nextcloudfake.NewDAVReplay(t, "core/15", "core/16")
 	h, err := client(t, r).Homes(adminCtx())
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +53,7 @@ func TestNextcloudDiscovery(t *testing.T) {
 func TestNextcloudLayoutFallback(t *testing.T) {
 	// A server that answers no discovery at all: the Nextcloud layout
 	// under the base URL, with the login name as the user id.
-	r := davtest.NewReplay(t)
+	r := nextcloudfake.NewDAVReplay(t)
 	h, err := client(t, r).Homes(adminCtx())
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +64,7 @@ func TestNextcloudLayoutFallback(t *testing.T) {
 }
 
 func TestNextcloudCalendarHome(t *testing.T) {
-	r := davtest.NewReplay(t, "core/15", "core/16", "calendar/01")
+	r := nextcloudfake.NewDAVReplay(t, "core/15", "core/16", "calendar/01")
 	cals, err := client(t, r).Calendars(adminCtx())
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +100,7 @@ func TestNextcloudCalendarHome(t *testing.T) {
 }
 
 func TestNextcloudMakeCalendar(t *testing.T) {
-	r := davtest.NewReplay(t, "core/15", "core/16", "calendar/03", "calendar/05")
+	r := nextcloudfake.NewDAVReplay(t, "core/15", "core/16", "calendar/03", "calendar/05")
 	cal, err := client(t, r).CreateCalendar(adminCtx(), davclient.NewCalendar{
 		Name: "fixture-work", DisplayName: "Fixture Work", Description: "Work calendar for fixtures",
 		Color: "#1976D2", Components: []string{"VEVENT", "VTODO"},
@@ -117,7 +118,7 @@ func TestNextcloudMakeCalendar(t *testing.T) {
 }
 
 func TestNextcloudMakeCalendarExists(t *testing.T) {
-	r := davtest.NewReplay(t, "core/15", "core/16", "calendar/04")
+	r := nextcloudfake.NewDAVReplay(t, "core/15", "core/16", "calendar/04")
 	_, err := client(t, r).CreateCalendar(adminCtx(), davclient.NewCalendar{Name: "fixture-work", DisplayName: "dup"})
 	if davclient.StatusOf(err) != http.StatusMethodNotAllowed {
 		t.Fatalf("err = %v, want 405", err)
@@ -132,7 +133,7 @@ func TestNextcloudMakeCalendarExists(t *testing.T) {
 
 func todo(t *testing.T) *ical.Calendar {
 	t.Helper()
-	ex := davtest.Fixture(t, "calendar/11")
+	ex := nextcloudfake.MustFixture(t, "calendar/11")
 	cal, err := ical.NewDecoder(strings.NewReader(ex.Request.Body)).Decode()
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +142,7 @@ func todo(t *testing.T) *ical.Calendar {
 }
 
 func TestNextcloudTodoIntoEventCalendar(t *testing.T) {
-	r := davtest.NewReplay(t, "calendar/11")
+	r := nextcloudfake.NewDAVReplay(t, "calendar/11")
 	c := client(t, r)
 	_, err := c.CalDAV().PutCalendarObject(adminCtx(), "/remote.php/dav/calendars/admin/personal/fixture-todo-report-44d1-personal.ics", todo(t))
 	he, ok := err.(*davclient.HTTPError)
@@ -155,8 +156,8 @@ func TestNextcloudTodoIntoEventCalendar(t *testing.T) {
 }
 
 func TestNextcloudStaleETag(t *testing.T) {
-	ex := davtest.Fixture(t, "calendar/23")
-	r := davtest.NewReplay(t, "calendar/23")
+	ex := nextcloudfake.MustFixture(t, "calendar/23")
+	r := nextcloudfake.NewDAVReplay(t, "calendar/23")
 	c := client(t, r)
 	cal, err := ical.NewDecoder(strings.NewReader(ex.Request.Body)).Decode()
 	if err != nil {
@@ -181,8 +182,8 @@ func TestNextcloudStaleETag(t *testing.T) {
 }
 
 func TestNextcloudCreateOnly(t *testing.T) {
-	ex := davtest.Fixture(t, "contacts/05")
-	r := davtest.NewReplay(t, "contacts/05")
+	ex := nextcloudfake.MustFixture(t, "contacts/05")
+	r := nextcloudfake.NewDAVReplay(t, "contacts/05")
 	card, err := vcard.NewDecoder(strings.NewReader(ex.Request.Body)).Decode()
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +202,7 @@ func TestNextcloudCreateOnly(t *testing.T) {
 }
 
 func TestNextcloudAddressBooks(t *testing.T) {
-	r := davtest.NewReplay(t, "core/15", "core/16", "contacts/01", "contacts/10", "contacts/16")
+	r := nextcloudfake.NewDAVReplay(t, "core/15", "core/16", "contacts/01", "contacts/10", "contacts/16")
 	c := client(t, r)
 	ctx := adminCtx()
 	h, err := c.Homes(ctx)
@@ -230,7 +231,7 @@ func TestNextcloudAddressBooks(t *testing.T) {
 		t.Fatalf("objects = %+v", objs)
 	}
 
-	ex := davtest.Fixture(t, "contacts/16")
+	ex := nextcloudfake.MustFixture(t, "contacts/16")
 	card, _ := vcard.NewDecoder(strings.NewReader(ex.Request.Body)).Decode()
 	_, err = c.CardDAV().PutAddressObject(davclient.WithPrecondition(ctx, davclient.Precondition{IfMatch: `"3c1b2963946edd0368717452261cb499"`}), ex.Request.Path, card)
 	if davclient.StatusOf(err) != http.StatusPreconditionFailed {
@@ -239,7 +240,7 @@ func TestNextcloudAddressBooks(t *testing.T) {
 }
 
 func TestDiscoveryCachedPerCaller(t *testing.T) {
-	r := davtest.NewReplay(t, "core/15", "core/16")
+	r := nextcloudfake.NewDAVReplay(t, "core/15", "core/16")
 	c := client(t, r)
 	for range 3 {
 		if _, err := c.Homes(adminCtx()); err != nil {
@@ -257,7 +258,7 @@ func TestDiscoveryCachedPerCaller(t *testing.T) {
 }
 
 func TestNextcloudQueryByUID(t *testing.T) {
-	r := davtest.NewReplay(t, "calendar/19")
+	r := nextcloudfake.NewDAVReplay(t, "calendar/19")
 	objs, err := client(t, r).CalendarObjectsByUID(adminCtx(), "/remote.php/dav/calendars/admin/fixture-work/", "VEVENT", "fixture-standup-7f3c2a")
 	if err != nil {
 		t.Fatal(err)
@@ -274,8 +275,8 @@ func TestNextcloudQueryByUID(t *testing.T) {
 }
 
 func TestNextcloudUIDInTrashBin(t *testing.T) {
-	ex := davtest.Fixture(t, "calendar/28")
-	r := davtest.NewReplay(t, "calendar/28")
+	ex := nextcloudfake.MustFixture(t, "calendar/28")
+	r := nextcloudfake.NewDAVReplay(t, "calendar/28")
 	cal, err := ical.NewDecoder(strings.NewReader(ex.Request.Body)).Decode()
 	if err != nil {
 		t.Fatal(err)
@@ -288,7 +289,7 @@ func TestNextcloudUIDInTrashBin(t *testing.T) {
 }
 
 func TestNextcloudUpdateCalendar(t *testing.T) {
-	r := davtest.NewReplay(t, "calendar/06", "calendar/05")
+	r := nextcloudfake.NewDAVReplay(t, "calendar/06", "calendar/05")
 	name, color := "Fixture Work (renamed)", "#E91E63"
 	cal, err := client(t, r).UpdateCalendar(adminCtx(), "/remote.php/dav/calendars/admin/fixture-work/", davclient.CalendarChange{DisplayName: &name, Color: &color})
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scopegate/scopegate/internal/davtest"
+	"github.com/scopegate/scopegate/internal/nextcloudfake"
 	"github.com/scopegate/scopegate/mcpbackend/davclient"
 	"github.com/scopegate/scopegate/mcpbackend/nextcloud"
 )
@@ -46,7 +46,7 @@ END:VCALENDAR
 </cal:schedule-response>`
 
 func TestNextcloudFreeBusy(t *testing.T) {
-	r := davtest.NewReplay(t, "core/15", "core/16")
+	r := nextcloudfake.NewDAVReplay(t, "core/15", "core/16")
 	var sent string
 	r.Handle(http.MethodPost, "/remote.php/dav/calendars/admin/outbox/", func(w http.ResponseWriter, req *http.Request) {
 		b, _ := io.ReadAll(req.Body)
@@ -78,7 +78,7 @@ func TestNextcloudFreeBusy(t *testing.T) {
 
 func TestFreeBusyWithoutScheduling(t *testing.T) {
 	// A principal without schedule-outbox-URL (Radicale's case).
-	r := davtest.NewReplay(t, "core/15")
+	r := nextcloudfake.NewDAVReplay(t, "core/15")
 	r.Handle("PROPFIND", "/remote.php/dav/principals/users/admin/", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/xml")
 		w.WriteHeader(http.StatusMultiStatus)
