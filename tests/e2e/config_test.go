@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scopegate/scopegate/internal/caddyproc"
 	"github.com/scopegate/scopegate/internal/oidctest"
 )
 
@@ -37,7 +38,7 @@ func TestSampleCaddyfile(t *testing.T) {
 		t.Skip("end-to-end test: skipped with -short")
 	}
 	t.Parallel()
-	root, err := moduleRoot()
+	root, err := caddyproc.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

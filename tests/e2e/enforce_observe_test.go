@@ -54,7 +54,7 @@ func TestDecisionMetrics(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	want := decisionTraffic(t, e, e.token(t, false, "notes:read"))
-	text := e.caddy.metrics(t)
+	text := e.caddy.Metrics(t)
 	got := map[string]float64{}
 	for _, m := range decisionLine.FindAllStringSubmatch(text, -1) {
 		v, err := strconv.ParseFloat(m[2], 64)
@@ -105,9 +105,9 @@ func TestDecisionAuditLog(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	tok := e.token(t, false, "notes:read")
 	want := decisionTraffic(t, e, tok)
-	e.caddy.stop() // flush
+	e.caddy.Stop() // flush
 	var lines []auditLine
-	for line := range strings.Lines(e.caddy.logs.String()) {
+	for line := range strings.Lines(e.caddy.Logs()) {
 		if !strings.Contains(line, `"http.handlers.mcp_gateway.audit"`) {
 			continue
 		}
@@ -151,7 +151,7 @@ func TestDecisionAuditLog(t *testing.T) {
 		t.Errorf("audit decisions\n got  %q\n want %q", decisions, wantDecisions)
 	}
 	for _, part := range tokenParts(tok) {
-		if strings.Contains(e.caddy.logs.String(), part) {
+		if strings.Contains(e.caddy.Logs(), part) {
 			t.Error("the token appears in Caddy's logs")
 		}
 	}

@@ -256,10 +256,10 @@ func TestBogusTokensBoundedMemory(t *testing.T) {
 		}
 	}
 	send(200) // warm up connections, caches and the runtime
-	before := e.caddy.rssBytes(t)
+	before := e.caddy.RSSBytes(t)
 	const n = 1000
 	send(n)
-	after := e.caddy.rssBytes(t)
+	after := e.caddy.RSSBytes(t)
 	// The tokens are 12-15 KiB each, so a gateway that kept them (or
 	// anything proportional to them) would grow by 12 MiB or more; a
 	// bounded one grows by about 1-2 MiB of runtime noise here.
@@ -304,7 +304,7 @@ func TestMetrics(t *testing.T) {
 	e.callTool(t, mcptestserver.ToolEchoRead, bearer(e.provider.BadToken(t, oidctest.Expired, oidctest.MintRequest{Audience: []string{e.resource}})))
 	e.callTool(t, mcptestserver.ToolEchoRead, nil)
 
-	text := e.caddy.metrics(t)
+	text := e.caddy.Metrics(t)
 	counts := map[string]float64{}
 	for _, m := range validationLine.FindAllStringSubmatch(text, -1) {
 		v, err := strconv.ParseFloat(m[2], 64)
@@ -356,8 +356,8 @@ func TestTokensNotLogged(t *testing.T) {
 		e.callTool(t, mcptestserver.ToolEchoRead, bearer(tok))
 		do(t, newRequest(t, http.MethodGet, e.base+"/mcp?access_token="+tok, "", nil))
 	}
-	e.caddy.stop() // flush
-	logs := e.caddy.logs.String()
+	e.caddy.Stop() // flush
+	logs := e.caddy.Logs()
 	if !strings.Contains(logs, "mcp_gateway") && !strings.Contains(logs, "http.handlers") {
 		t.Fatalf("logs look empty; the check would prove nothing:\n%s", logs)
 	}

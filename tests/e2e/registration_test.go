@@ -29,7 +29,7 @@ func TestSelfRegistration(t *testing.T) {
 		t.Fatalf("registered clients after the first token: %v, want one", first)
 	}
 	accept("second opaque token")
-	e.caddy.reload(t)
+	e.caddy.Reload(t)
 	accept("opaque token after reload")
 	if got := e.provider.RegisteredClientIDs(); !slices.Equal(got, first) || e.provider.Hits("/register") != 1 {
 		t.Fatalf("registered clients %v after %d registrations, want %v after 1", got, e.provider.Hits("/register"), first)
@@ -48,8 +48,8 @@ func TestSelfRegistration(t *testing.T) {
 		t.Fatalf("registered clients %v, want one new client", got)
 	}
 	secret := e.provider.ClientSecret(t, got[0])
-	e.caddy.stop() // flush
-	if strings.Contains(e.caddy.logs.String(), secret) {
+	e.caddy.Stop() // flush
+	if strings.Contains(e.caddy.Logs(), secret) {
 		t.Error("the self-registered client secret appears in Caddy's logs")
 	}
 }

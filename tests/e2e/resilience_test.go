@@ -133,17 +133,17 @@ func TestReload(t *testing.T) {
 			t.Fatalf("before reload: %s", statusOf(r))
 		}
 	}
-	before := validCount(t, e.caddy.metrics(t))
-	e.caddy.reload(t)
+	before := validCount(t, e.caddy.Metrics(t))
+	e.caddy.Reload(t)
 	for _, opaque := range []bool{false, true} {
 		if r := e.callTool(t, mcptestserver.ToolEchoRead, bearer(e.token(t, opaque, "notes:read"))); r.status != http.StatusOK {
 			t.Errorf("after reload, opaque=%v: %s", opaque, statusOf(r))
 		}
 	}
-	if after := validCount(t, e.caddy.metrics(t)); after != before+2 {
+	if after := validCount(t, e.caddy.Metrics(t)); after != before+2 {
 		t.Errorf("valid validations %v before reload, %v after two more, want %v", before, after, before+2)
 	}
-	if strings.Contains(e.caddy.logs.String(), "duplicate metrics collector registration") {
+	if strings.Contains(e.caddy.Logs(), "duplicate metrics collector registration") {
 		t.Error("metrics registration conflict on reload")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scopegate/scopegate/internal/caddyproc"
 	"github.com/scopegate/scopegate/internal/mcptestserver"
 	"github.com/scopegate/scopegate/internal/oidctest"
 )
@@ -60,7 +61,7 @@ func tsclientSetup(t *testing.T) string {
 }
 
 func tsclientInstall(t *testing.T) (string, error) {
-	root, err := moduleRoot()
+	root, err := caddyproc.ModuleRoot()
 	if err != nil {
 		return "", err
 	}
