@@ -32,9 +32,10 @@ test: test-deps build
 fuzz:
 	scripts/fuzz-all 20s
 
-## bench: gateway and backend benchmarks
-bench:
+## bench: gateway and backend benchmarks, then the built binary side by side
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./caddymodule/... ./mcpbackend/...
+	SCOPEGATE_CADDY=$(abspath $(CADDY)) $(GO) test -run '^$$' -bench ThroughBinary -benchtime 2000x ./tests/e2e
 
 clean:
 	rm -f $(CADDY)

@@ -21,10 +21,10 @@ var errAddressInUse = caddyproc.ErrAddressInUse
 
 func caddyBinary(t *testing.T) string { return caddyproc.Binary(t) }
 
-func freePort(t *testing.T) int { return caddyproc.FreePort(t) }
+func freePort(t testing.TB) int { return caddyproc.FreePort(t) }
 
 // startCaddy runs Caddy on the Caddyfile text and waits for readyURL.
-func startCaddy(t *testing.T, caddyfile string, env []string, adminAddr, readyURL string) (*caddyProcess, error) {
+func startCaddy(t testing.TB, caddyfile string, env []string, adminAddr, readyURL string) (*caddyProcess, error) {
 	t.Helper()
 	return caddyproc.Start(t, caddyproc.Options{Caddyfile: caddyfile, Env: env, AdminAddr: adminAddr, ReadyURL: readyURL})
 }

@@ -27,6 +27,9 @@ type envOptions struct {
 	cacheTTL string
 	// noIntrospection leaves out the introspection block.
 	noIntrospection bool
+	// siteExtra are more lines in the site block, before the proxy; $MCP
+	// in them stands for the MCP server's address.
+	siteExtra string
 	provider        oidctest.Options
 }
 
@@ -40,7 +43,7 @@ type env struct {
 	resource string
 }
 
-func newEnv(t *testing.T, opts envOptions) *env {
+func newEnv(t testing.TB, opts envOptions) *env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: skipped with -short")
@@ -76,6 +79,7 @@ http://127.0.0.1:%[1]d {
 		scopes_supported %[6]s
 %[7]s
 	}
+%[11]s
 	reverse_proxy /mcp* %[8]s {
 		header_up Host {upstream_hostport}
 		header_up X-Test-Auth-User {http.auth.user.id}
@@ -85,7 +89,7 @@ http://127.0.0.1:%[1]d {
 	respond /other "passthrough" 200
 }
 `, port, e.resource, adminPort, httpsPort, e.provider.Issuer(), scopesSupported, indent(strings.ReplaceAll(opts.gatewayExtra, "$ISSUER", e.provider.Issuer()), "\t\t"), e.mcp.Addr,
-			introspection, cacheTTL)
+			introspection, cacheTTL, indent(strings.ReplaceAll(opts.siteExtra, "$MCP", e.mcp.Addr), "\t"))
 		var err error
 		e.caddy, err = startCaddy(t, caddyfile, []string{
 			"MCP_CLIENT_ID=" + oidctest.ResourceServerID,
@@ -116,7 +120,7 @@ func indent(s, prefix string) string {
 }
 
 // token gets a provider token for the test resource.
-func (e *env) token(t *testing.T, opaque bool, scopes ...string) string {
+func (e *env) token(t testing.TB, opaque bool, scopes ...string) string {
 	t.Helper()
 	return e.provider.Token(t, oidctest.TokenRequest{Opaque: opaque, Scopes: scopes, Audience: []string{e.resource}})
 }
