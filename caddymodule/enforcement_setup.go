@@ -58,9 +58,27 @@ func (g *Gateway) setupEnforcement(ctx caddy.Context) error {
 	if idle <= 0 {
 		idle = 12 * time.Hour
 	}
-	g.sessions = sessionbind.New(capacity, idle, nil)
+	// The bindings outlive config reloads: a reload must not make every
+	// legacy session unknown (404) to the new gateway instance.
+	key := fmt.Sprintf("%s|%d|%s", g.Resource, capacity, idle)
+	v, _, err := sessionPool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return pooledSessions{sessionbind.New(capacity, idle, nil)}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("mcp_gateway: sessions: %w", err)
+	}
+	g.sessions, g.sessionKey = v.(pooledSessions).Store, key
 	return nil
 }
+
+// sessionPool holds the session stores of all gateway instances, by
+// resource and limits, reference-counted across reloads.
+var sessionPool = caddy.NewUsagePool()
+
+type pooledSessions struct{ *sessionbind.Store }
+
+// Destruct implements caddy.Destructor; the store holds only memory.
+func (pooledSessions) Destruct() error { return nil }
 
 func parsePolicy(v string) (scopecatalog.Policy, error) {
 	switch v {

@@ -146,6 +146,7 @@ type Gateway struct {
 	catalog      *scopecatalog.Catalog
 	discoverer   *scopecatalog.Discoverer
 	sessions     *sessionbind.Store
+	sessionKey   string
 	disc         *discoveryState
 }
 
@@ -323,8 +324,14 @@ func (g *Gateway) Validate() error {
 	return nil
 }
 
-// Cleanup stops the token verifier's background work.
+// Cleanup stops the token verifier's background work and releases the
+// session store (kept while a newer config still uses it).
 func (g *Gateway) Cleanup() error {
+	if g.sessionKey != "" {
+		if _, err := sessionPool.Delete(g.sessionKey); err != nil {
+			g.logger.Warn("releasing the session store", zap.Error(err))
+		}
+	}
 	if g.verifier != nil {
 		return g.verifier.Close()
 	}
