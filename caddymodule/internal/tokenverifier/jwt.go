@@ -43,8 +43,8 @@ type keySource struct {
 	lastAttempt time.Time
 
 	validateOpts []jwt.ValidateOption
-	allowed   []jwa.SignatureAlgorithm
-	ctx       context.Context
+	allowed      []jwa.SignatureAlgorithm
+	ctx          context.Context
 }
 
 func newKeySource(ctx context.Context, meta *metadataSource, cfg Config) (*keySource, error) {

@@ -78,39 +78,54 @@ func run(recipePath, output string) error {
 		}
 	}
 
-	// Warm the module cache: the packages the recipe's modules import
-	// (not "all": that includes test-only modules of dependencies, some
-	// of which the proxy no longer serves), and Caddy's own graph as
-	// xcaddy's fresh build module first resolves it.
-	list := []string{"list", "-deps"}
-	for _, m := range r.Modules {
-		list = append(list, m.Package)
-	}
-	if err := sh(root, nil, "go", append(list, "github.com/caddyserver/caddy/v2/cmd", "github.com/caddyserver/caddy/v2/modules/standard")...); err != nil {
-		return fmt.Errorf("downloading modules: %w", err)
-	}
+	// Warm the module cache by resolving, with the proxy on, the same
+	// build module xcaddy will make: Caddy first (as xcaddy's first
+	// "go get" sees it), then this repository's modules through their
+	// replace directives, then tidy. xcaddy then finds everything in the
+	// cache with GOPROXY=off.
 	warm, err := os.MkdirTemp("", "xcaddybuild-warm-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(warm)
-	for _, args := range [][]string{
+	main := "package main\n\nimport (\n\tcaddycmd \"github.com/caddyserver/caddy/v2/cmd\"\n\t_ \"github.com/caddyserver/caddy/v2/modules/standard\"\n"
+	var pkgs []string
+	for _, m := range r.Modules {
+		main += "\t_ \"" + m.Package + "\"\n"
+		pkgs = append(pkgs, m.Package+"@"+moduleVersion(m.Version))
+	}
+	main += ")\n\nfunc main() { caddycmd.Main() }\n"
+	steps := [][]string{
 		{"mod", "init", "warm"},
 		{"get", "github.com/caddyserver/caddy/v2@" + r.CaddyVersion},
 		{"mod", "download", "all"},
-	} {
+	}
+	for mod, dir := range r.Replace {
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(root, dir)
+		}
+		steps = append(steps, []string{"mod", "edit", "-require=" + mod + "@v0.0.0", "-replace=" + mod + "=" + dir})
+	}
+	for i, args := range steps {
 		if err := sh(warm, nil, "go", args...); err != nil {
-			return fmt.Errorf("warming the module cache for caddy %s: %w", r.CaddyVersion, err)
+			return fmt.Errorf("warming the module cache (step %d): %w", i+1, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(warm, "main.go"), []byte(main), 0o644); err != nil {
+		return err
+	}
+	// The modules are already required through their replace: tidy
+	// resolves the imports without asking the proxy about their paths
+	// (which it answers with 403, stopping the go command).
+	for _, args := range [][]string{{"mod", "tidy", "-e"}, {"list", "-deps", "."}} {
+		if err := sh(warm, nil, "go", args...); err != nil {
+			return fmt.Errorf("warming the module cache for %v: %w", pkgs, err)
 		}
 	}
 
 	args := []string{"build", r.CaddyVersion, "--output", output}
 	for _, m := range r.Modules {
-		v := m.Version
-		if v == "" {
-			v = "v0.0.0" // resolved through the replace directive
-		}
-		args = append(args, "--with", m.Package+"@"+v)
+		args = append(args, "--with", m.Package+"@"+moduleVersion(m.Version))
 	}
 	for mod, dir := range r.Replace {
 		if !filepath.IsAbs(dir) {
@@ -119,6 +134,15 @@ func run(recipePath, output string) error {
 		args = append(args, "--replace", mod+"="+dir)
 	}
 	return sh(root, []string{"GOPROXY=off"}, xcaddy, args...)
+}
+
+// moduleVersion is the version a recipe module is required at; a local
+// module (no version) resolves through its replace directive.
+func moduleVersion(v string) string {
+	if v == "" {
+		return "v0.0.0"
+	}
+	return v
 }
 
 func goBin() (string, error) {
