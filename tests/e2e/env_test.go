@@ -30,7 +30,7 @@ type envOptions struct {
 	// siteExtra are more lines in the site block, before the proxy; $MCP
 	// in them stands for the MCP server's address.
 	siteExtra string
-	provider        oidctest.Options
+	provider  oidctest.Options
 }
 
 // env is one test's world: provider, MCP server and Caddy with the gateway.
