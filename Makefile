@@ -25,6 +25,8 @@ test-deps:
 
 ## test: the whole suite, end-to-end tests with real peers included (what CI runs)
 test: test-deps build
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	SCOPEGATE_CADDY=$(abspath $(CADDY)) $(GO) test -count=1 -timeout 20m ./...
 
