@@ -40,6 +40,22 @@ func target(ctx context.Context, c *nextcloud.Client, p string) (user, clean str
 	return user, clean, err
 }
 
+// pathTarget reads the "path" argument and resolves it for the caller:
+// the DAV user and the cleaned path. When it cannot, fail (a bad argument)
+// or err (from nextcloud.ToolError) is what the tool returns.
+func pathTarget(ctx context.Context, c *nextcloud.Client, req mcp.CallToolRequest, name string, required bool) (user, p string, fail *mcp.CallToolResult, err error) {
+	p, err = pathArg(req, "path", required)
+	if err != nil {
+		return "", "", nextcloud.ArgError(name, err), nil
+	}
+	user, p, err = target(ctx, c, p)
+	if err != nil {
+		fail, err = nextcloud.ToolError(name, "resolving the path", err)
+		return "", "", fail, err
+	}
+	return user, p, nil, nil
+}
+
 func pathArg(req mcp.CallToolRequest, key string, required bool) (string, error) {
 	v, ok := req.GetArguments()[key]
 	if !ok || v == nil {
@@ -75,13 +91,9 @@ func ListDirectory(c *nextcloud.Client) tooldef.Tool {
 		),
 		Scopes: []string{read}, App: app,
 		Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			p, err := pathArg(req, "path", false)
-			if err != nil {
-				return nextcloud.ArgError(name, err), nil
-			}
-			user, p, err := target(ctx, c, p)
-			if err != nil {
-				return nextcloud.ToolError(name, "resolving the path", err)
+			user, p, fail, err := pathTarget(ctx, c, req, name, false)
+			if fail != nil || err != nil {
+				return fail, err
 			}
 			res, err := c.Propfind(ctx, user, strings.TrimSuffix(nextcloud.FilesPath(user, p), "/")+"/", "1")
 			if err != nil {
@@ -107,13 +119,9 @@ func ReadFile(c *nextcloud.Client) tooldef.Tool {
 		),
 		Scopes: []string{read}, App: app,
 		Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			p, err := pathArg(req, "path", true)
-			if err != nil {
-				return nextcloud.ArgError(name, err), nil
-			}
-			user, p, err := target(ctx, c, p)
-			if err != nil {
-				return nextcloud.ToolError(name, "resolving the path", err)
+			user, p, fail, err := pathTarget(ctx, c, req, name, true)
+			if fail != nil || err != nil {
+				return fail, err
 			}
 			path := nextcloud.FilesPath(user, p)
 			resp, err := c.DAV(ctx, &nextcloud.Request{Method: http.MethodGet, Path: path})
@@ -196,13 +204,9 @@ func CreateDirectory(c *nextcloud.Client) tooldef.Tool {
 		),
 		Scopes: []string{write}, App: app,
 		Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			p, err := pathArg(req, "path", true)
-			if err != nil {
-				return nextcloud.ArgError(name, err), nil
-			}
-			user, p, err := target(ctx, c, p)
-			if err != nil {
-				return nextcloud.ToolError(name, "resolving the path", err)
+			user, p, fail, err := pathTarget(ctx, c, req, name, true)
+			if fail != nil || err != nil {
+				return fail, err
 			}
 			mkcol := func(dir string) error {
 				_, err := c.DAV(ctx, &nextcloud.Request{Method: "MKCOL", Path: nextcloud.FilesPath(user, dir)})
@@ -245,13 +249,9 @@ func DeleteResource(c *nextcloud.Client) tooldef.Tool {
 		),
 		Scopes: []string{write}, App: app,
 		Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			p, err := pathArg(req, "path", true)
-			if err != nil {
-				return nextcloud.ArgError(name, err), nil
-			}
-			user, p, err := target(ctx, c, p)
-			if err != nil {
-				return nextcloud.ToolError(name, "resolving the path", err)
+			user, p, fail, err := pathTarget(ctx, c, req, name, true)
+			if fail != nil || err != nil {
+				return fail, err
 			}
 			res, err := c.Propfind(ctx, user, nextcloud.FilesPath(user, p), "0")
 			if err != nil {
