@@ -65,7 +65,7 @@ func ToolsFor(c *davclient.Client) []tooldef.Tool {
 		searchTodosTool(s),
 	}
 	for i := range tools {
-		nullableOptionals(&tools[i].Def)
+		tooldef.NullableOptionals(&tools[i].Def)
 	}
 	return tools
 }
@@ -154,32 +154,6 @@ func oneCalendar(ctx context.Context, s store, name string) (davclient.Calendar,
 		return davclient.Calendar{}, err
 	}
 	return cals[0], nil
-}
-
-// nullableOptionals lets every optional parameter also be null, meaning
-// "not given": the reference server declares them as "T | None" and
-// clients built against it send null.
-func nullableOptionals(t *mcp.Tool) {
-	required := map[string]bool{}
-	for _, r := range t.InputSchema.Required {
-		required[r] = true
-	}
-	for name, p := range t.InputSchema.Properties {
-		prop, ok := p.(map[string]any)
-		if !ok || required[name] {
-			continue
-		}
-		if typ, ok := prop["type"].(string); ok {
-			prop["type"] = []string{typ, "null"}
-		}
-		if enum, ok := prop["enum"].([]string); ok {
-			vals := make([]any, 0, len(enum)+1)
-			for _, e := range enum {
-				vals = append(vals, e)
-			}
-			prop["enum"] = append(vals, nil)
-		}
-	}
 }
 
 // parallelCalendars bounds the requests one tool call has in flight.

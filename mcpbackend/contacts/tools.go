@@ -64,7 +64,7 @@ func ToolsFor(c *davclient.Client) []tooldef.Tool {
 		updateContactTool(s),
 	}
 	for i := range tools {
-		nullableOptionals(&tools[i].Def)
+		tooldef.NullableOptionals(&tools[i].Def)
 	}
 	return tools
 }
@@ -604,31 +604,5 @@ func deleteContactTool(s store) tooldef.Tool {
 			}
 			return deleteResult{Deleted: true, AddressBook: bookName(b), UID: a.UID}, nil
 		}),
-	}
-}
-
-// nullableOptionals lets every optional parameter also be null, meaning
-// "not given": the reference server declares them as "T | None" and
-// clients built against it send null.
-func nullableOptionals(t *mcp.Tool) {
-	required := map[string]bool{}
-	for _, r := range t.InputSchema.Required {
-		required[r] = true
-	}
-	for name, p := range t.InputSchema.Properties {
-		prop, ok := p.(map[string]any)
-		if !ok || required[name] {
-			continue
-		}
-		if typ, ok := prop["type"].(string); ok {
-			prop["type"] = []string{typ, "null"}
-		}
-		if enum, ok := prop["enum"].([]string); ok {
-			vals := make([]any, 0, len(enum)+1)
-			for _, e := range enum {
-				vals = append(vals, e)
-			}
-			prop["enum"] = append(vals, nil)
-		}
 	}
 }

@@ -101,3 +101,30 @@ func Annotations(readOnly, destructive, idempotent, openWorld bool) mcp.ToolOpti
 		t.Annotations.OpenWorldHint = mcp.ToBoolPtr(openWorld)
 	}
 }
+
+// NullableOptionals lets every optional parameter of t also be null,
+// meaning "not given": the reference server declares them as "T | None"
+// and clients built against it send null. Apply it after the parameters
+// are defined.
+func NullableOptionals(t *mcp.Tool) {
+	required := map[string]bool{}
+	for _, r := range t.InputSchema.Required {
+		required[r] = true
+	}
+	for name, p := range t.InputSchema.Properties {
+		prop, ok := p.(map[string]any)
+		if !ok || required[name] {
+			continue
+		}
+		if typ, ok := prop["type"].(string); ok {
+			prop["type"] = []string{typ, "null"}
+		}
+		if enum, ok := prop["enum"].([]string); ok {
+			vals := make([]any, 0, len(enum)+1)
+			for _, e := range enum {
+				vals = append(vals, e)
+			}
+			prop["enum"] = append(vals, nil)
+		}
+	}
+}
