@@ -98,7 +98,7 @@ func New(cfg Config) (*Client, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	d := &doer{hc: hc, sleep: sleepCtx}
+	d := &doer{hc: hc, sleep: nextcloud.SleepContext}
 	endpoint := base.String()
 	cal, err := caldav.NewClient(d, endpoint)
 	if err != nil {
@@ -179,17 +179,6 @@ const (
 	maxRetries = 2
 	retryCap   = 5 * time.Second
 )
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // retryAfter tells how long to wait before retrying a refused request,
 // or false when it should not be retried: only throttling answers are,

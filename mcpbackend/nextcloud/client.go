@@ -121,7 +121,7 @@ func New(opts Options) (*Client, error) {
 		c.ttl = DefaultCacheTTL
 	}
 	if c.sleep == nil {
-		c.sleep = sleepCtx
+		c.sleep = SleepContext
 	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
@@ -291,7 +291,9 @@ func backoff(attempt int, retryAfter string) time.Duration {
 	return d + rand.N(d/2+1)
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// SleepContext waits d, or less if ctx ends first (then it returns
+// ctx.Err()); retry loops wait with it.
+func SleepContext(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
