@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/scopegate/scopegate/caddymodule/internal/rpcmessage"
 )
 
 // challenge is one WWW-Authenticate Bearer challenge (RFC 6750 §3,
@@ -96,10 +98,10 @@ func (g *Gateway) writeError(w http.ResponseWriter, status int, msg string) erro
 	return writeJSONRPCError(w, status, nil, code, msg)
 }
 
-// JSON-RPC error codes the gateway uses. -32600 is the spec's invalid
-// request; the others are in the implementation-defined server range.
+// JSON-RPC error codes the gateway uses: the spec's invalid request and
+// method not found, and codes in the implementation-defined server range.
 const (
-	codeInvalidRequest = -32600
+	codeInvalidRequest = rpcmessage.CodeInvalidRequest
 	codeMethodNotFound = -32601
 	codeUnauthorized   = -32001
 	codeForbidden      = -32003
@@ -109,28 +111,17 @@ const (
 // writeJSONRPCError writes a JSON-RPC error response. MCP clients read the
 // status and WWW-Authenticate; the body tells a human what happened.
 func writeJSONRPCError(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string) error {
-	if len(id) == 0 {
-		id = json.RawMessage("null")
-	}
-	body, err := json.Marshal(struct {
-		JSONRPC string          `json:"jsonrpc"`
-		ID      json.RawMessage `json:"id"`
-		Error   struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}{JSONRPC: "2.0", ID: id, Error: struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	}{code, msg}})
-	if err != nil {
-		return err
-	}
+	return writeJSON(w, status, rpcmessage.ErrorBody(id, code, msg))
+}
+
+// writeJSON writes a JSON body the gateway answers with itself: never
+// cached, its own length.
+func writeJSON(w http.ResponseWriter, status int, body []byte) error {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Del("Content-Length")
 	w.WriteHeader(status)
-	_, err = w.Write(body)
+	_, err := w.Write(body)
 	return err
 }

@@ -78,10 +78,10 @@ func (g *Gateway) readMessage(w http.ResponseWriter, r *http.Request) (msg rpcme
 
 	msg, perr := rpcmessage.Parse(body)
 	if perr != nil {
-		return msg, false, g.writeBody(w, http.StatusBadRequest, rpcmessage.ErrorBodyFor(nil, perr))
+		return msg, false, writeJSON(w, http.StatusBadRequest, rpcmessage.ErrorBodyFor(nil, perr))
 	}
 	if herr := rpcmessage.CheckHeaders(r.Header, msg); herr != nil {
-		return msg, false, g.writeBody(w, http.StatusBadRequest, rpcmessage.ErrorBodyFor(msg.ID, herr))
+		return msg, false, writeJSON(w, http.StatusBadRequest, rpcmessage.ErrorBodyFor(msg.ID, herr))
 	}
 	return msg, true, nil
 }
@@ -247,15 +247,4 @@ func (g *Gateway) audit(msg rpcmessage.Message, id tokenverifier.Identity, d dec
 		}
 		c.Write(fields...)
 	}
-}
-
-// writeBody writes a ready JSON-RPC error body.
-func (g *Gateway) writeBody(w http.ResponseWriter, status int, body []byte) error {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Del("Content-Length")
-	w.WriteHeader(status)
-	_, err := w.Write(body)
-	return err
 }

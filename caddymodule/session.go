@@ -28,7 +28,7 @@ func (g *Gateway) sessionOwned(r *http.Request, subject string) bool {
 // sessionNotFound answers as the transport does for a session that does
 // not exist, so another subject's session id reveals nothing.
 func (g *Gateway) sessionNotFound(w http.ResponseWriter) error {
-	return g.writeBody(w, http.StatusNotFound, rpcmessage.ErrorBody(nil, rpcmessage.CodeInvalidRequest, "session not found"))
+	return writeJSON(w, http.StatusNotFound, rpcmessage.ErrorBody(nil, rpcmessage.CodeInvalidRequest, "session not found"))
 }
 
 // sessionRecorder binds the session id an initialize response creates to
@@ -54,7 +54,7 @@ func (s *sessionRecorder) WriteHeader(status int) {
 		s.refused = true
 		s.Header().Del(headerSession)
 		s.g.logger.Error("backend issued a session id bound to another subject; response refused")
-		s.g.writeBody(s.ResponseWriterWrapper, http.StatusBadGateway,
+		writeJSON(s.ResponseWriterWrapper, http.StatusBadGateway,
 			rpcmessage.ErrorBody(nil, rpcmessage.CodeInternalError, "the backend's session could not be bound to this user"))
 		return
 	}

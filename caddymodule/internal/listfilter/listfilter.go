@@ -17,7 +17,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+
+	"github.com/scopegate/scopegate/caddymodule/internal/rpcmessage"
 )
 
 // List names a list member of a result object.
@@ -87,7 +88,7 @@ var ErrMalformed = errors.New("listfilter: malformed list response")
 
 // CodeInternalError is the JSON-RPC code of the error that replaces a
 // response that cannot be rewritten.
-const CodeInternalError = -32603
+const CodeInternalError = rpcmessage.CodeInternalError
 
 // RewriteJSON filters one JSON-RPC response body. Error responses are
 // returned unchanged; every list member of a result is filtered through
@@ -116,17 +117,7 @@ func (rw *Rewriter) ErrorResponse() []byte {
 }
 
 func errorBody(id json.RawMessage, message string) []byte {
-	b := []byte(`{"jsonrpc":"2.0","id":`)
-	if len(id) == 0 || !json.Valid(id) {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, id...)
-	}
-	b = append(b, `,"error":{"code":`...)
-	b = strconv.AppendInt(b, CodeInternalError, 10)
-	b = append(b, `,"message":`...)
-	b = strconv.AppendQuote(b, message) // ASCII messages only: valid JSON
-	return append(b, "}}"...)
+	return rpcmessage.ErrorBody(id, CodeInternalError, message)
 }
 
 // Members whose reading must not depend on case or duplicates. Other keys
