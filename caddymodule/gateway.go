@@ -197,12 +197,6 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	replaceAll(repl, g.AuthorizationServers)
 	replaceAll(repl, g.Audience)
 	replaceAll(repl, g.AllowedOrigins)
-	var intro tokenverifier.Config
-	if g.Introspection != nil {
-		intro.IntrospectionURL = repl.ReplaceKnown(g.Introspection.URL, "")
-		intro.ClientID = repl.ReplaceKnown(g.Introspection.ClientID, "")
-		intro.ClientSecret = repl.ReplaceKnown(g.Introspection.ClientSecret, "")
-	}
 
 	if len(g.AuthorizationServers) == 0 && g.Issuer != "" {
 		g.AuthorizationServers = []string{g.Issuer}
@@ -227,16 +221,19 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		return err
 	}
 
+	return g.setupTokens(ctx, repl)
+}
+
+// setupTokens builds the token verifier. Secrets are resolved here from
+// placeholders and kept out of the JSON-visible fields.
+func (g *Gateway) setupTokens(ctx caddy.Context, repl *caddy.Replacer) error {
 	cfg := tokenverifier.Config{
-		Issuer:           g.Issuer,
-		Audiences:        g.Audience,
-		JWKSURI:          g.JWKSURI,
-		IntrospectionURL: intro.IntrospectionURL,
-		ClientID:         intro.ClientID,
-		ClientSecret:     intro.ClientSecret,
-		CacheTTL:         time.Duration(g.CacheTTL),
-		CacheSize:        g.CacheSize,
-		Logger:           g.logger.Named("tokens"),
+		Issuer:    g.Issuer,
+		Audiences: g.Audience,
+		JWKSURI:   g.JWKSURI,
+		CacheTTL:  time.Duration(g.CacheTTL),
+		CacheSize: g.CacheSize,
+		Logger:    g.logger.Named("tokens"),
 	}
 	switch strings.ToLower(g.Userinfo) {
 	case "", "off":
@@ -246,8 +243,11 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		cfg.Userinfo, cfg.UserinfoURL = true, g.Userinfo
 	}
 	var verifier *tokenverifier.Verifier
-	if g.Introspection != nil {
-		cfg.ProviderChecksAudience = g.Introspection.ProviderChecksAudience
+	if in := g.Introspection; in != nil {
+		cfg.IntrospectionURL = repl.ReplaceKnown(in.URL, "")
+		cfg.ClientID = repl.ReplaceKnown(in.ClientID, "")
+		cfg.ClientSecret = repl.ReplaceKnown(in.ClientSecret, "")
+		cfg.ProviderChecksAudience = in.ProviderChecksAudience
 		if cfg.ClientID == "" && cfg.ClientSecret == "" {
 			// No configured client: register one (RFC 7591) on first need.
 			reg := &registration{

@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/scopegate/scopegate/caddymodule/internal/tokenverifier"
@@ -70,7 +69,7 @@ func (g *Gateway) advertisedScopes() []string {
 	if len(g.ScopesSupported) > 0 {
 		return g.ScopesSupported
 	}
-	return slices.Clone(g.catalog.AllScopes())
+	return g.catalog.AllScopes() // read-only: marshalled or joined, never changed
 }
 
 // awaitCatalog gives the first discovery a moment before scopes are

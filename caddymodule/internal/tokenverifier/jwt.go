@@ -73,8 +73,6 @@ func newKeySource(ctx context.Context, meta *metadataSource, cfg Config) (*keySo
 	return ks, nil
 }
 
-func (ks *keySource) close() error { return nil }
-
 // keys returns the current key set, fetching it if there is none yet, and
 // starting a background refresh when it is old.
 func (ks *keySource) keys(ctx context.Context) (jwk.Set, error) {

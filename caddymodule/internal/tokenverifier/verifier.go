@@ -199,6 +199,9 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		cfg.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	if cfg.Client == nil && cfg.ClientID != "" {
+		cfg.Client = StaticClient{ID: cfg.ClientID, Secret: cfg.ClientSecret}
+	}
 	v := &Verifier{cfg: cfg, log: cfg.Logger, closer: cancel}
 	v.meta = newMetadataSource(cfg.Issuer, cfg.HTTPClient, cfg.Now)
 	jwks, err := newKeySource(ctx, v.meta, cfg)
@@ -213,11 +216,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		return nil, err
 	}
 	v.cache = cache
-	if cfg.Client == nil && cfg.ClientID != "" {
-		cfg.Client = StaticClient{ID: cfg.ClientID, Secret: cfg.ClientSecret}
-	}
 	if cfg.Client != nil {
-		v.cfg.Client = cfg.Client
 		v.intro = &introspector{cfg: cfg, meta: v.meta}
 	}
 	if cfg.Userinfo {
@@ -229,7 +228,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 // Close stops background work (JWKS refreshing).
 func (v *Verifier) Close() error {
 	v.closer()
-	return v.jwks.close()
+	return nil
 }
 
 // Verify validates a token and returns its identity. A cached result is
