@@ -7,7 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
-var listChanged = []byte("notifications/tools/list_changed")
+const listChanged = "notifications/tools/list_changed"
 
 // listChangedWatcher passes a response through untouched and unbuffered
 // (flushes go straight to the client through Unwrap) while watching for
@@ -18,7 +18,11 @@ var listChanged = []byte("notifications/tools/list_changed")
 type listChangedWatcher struct {
 	*caddyhttp.ResponseWriterWrapper
 	onChange func()
-	tail     []byte
+	// tail holds the last len(listChanged)-1 bytes seen, for a sighting
+	// split across writes; buf backs it and the boundary check, so a
+	// write allocates nothing.
+	tail []byte
+	buf  [2 * len(listChanged)]byte
 }
 
 func (w *listChangedWatcher) Write(p []byte) (int, error) {
@@ -31,24 +35,17 @@ func (w *listChangedWatcher) ReadFrom(r io.Reader) (int64, error) {
 }
 
 func (w *listChangedWatcher) scan(p []byte) {
-	keep := len(listChanged) - 1
+	const keep = len(listChanged) - 1
 	// A sighting across the boundary: the held tail and p's first bytes.
-	head := p
-	if len(head) > keep {
-		head = head[:keep]
-	}
-	boundary := append(append(make([]byte, 0, len(w.tail)+len(head)), w.tail...), head...)
-	if bytes.Contains(boundary, listChanged) || bytes.Contains(p, listChanged) {
+	head := p[:min(len(p), keep)]
+	boundary := append(append(w.buf[:0], w.tail...), head...)
+	if bytes.Contains(boundary, []byte(listChanged)) || bytes.Contains(p, []byte(listChanged)) {
 		w.onChange()
 	}
-	// Hold the last keep bytes of everything seen.
-	if len(p) >= keep {
-		w.tail = append(w.tail[:0], p[len(p)-keep:]...)
-		return
+	// Hold the last keep bytes of everything seen (boundary ends where
+	// the tail and a short p end).
+	if len(p) < keep {
+		p = boundary
 	}
-	all := append(append(make([]byte, 0, len(w.tail)+len(p)), w.tail...), p...)
-	if len(all) > keep {
-		all = all[len(all)-keep:]
-	}
-	w.tail = all
+	w.tail = append(w.tail[:0], p[max(0, len(p)-keep):]...)
 }
