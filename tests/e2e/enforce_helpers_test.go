@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -41,55 +40,12 @@ func newSite(t *testing.T, opts siteOptions) *env {
 		t.Skip("end-to-end test: skipped with -short")
 	}
 	e := &env{provider: oidctest.Start(t, opts.provider)}
-	scopes := ""
+	gateway := []string{introspectionBlock, opts.gateway}
 	if opts.scopesSupported != "" {
-		scopes = "scopes_supported " + opts.scopesSupported
+		gateway = []string{introspectionBlock, "scopes_supported " + opts.scopesSupported, opts.gateway}
 	}
-	for range 3 {
-		port, adminPort, httpsPort := freePort(t), freePort(t), freePort(t)
-		e.base = fmt.Sprintf("http://127.0.0.1:%d", port)
-		e.resource = e.base + "/mcp"
-		caddyfile := fmt.Sprintf(`{
-	admin 127.0.0.1:%[3]d
-	auto_https off
-	http_port %[1]d
-	https_port %[4]d
-	persist_config off
-	debug
-}
-
-http://127.0.0.1:%[1]d {
-	mcp_gateway {
-		resource %[2]s
-		issuer %[5]s
-		introspection {
-			client_id {env.MCP_CLIENT_ID}
-			client_secret {env.MCP_CLIENT_SECRET}
-		}
-%[6]s
-%[7]s
-	}
-	reverse_proxy /mcp* %[8]s {
-		header_up Host {upstream_hostport}
-	}
-	respond /other "passthrough" 200
-}
-`, port, e.resource, adminPort, httpsPort, e.provider.Issuer(), indent(scopes, "\t\t"), indent(opts.gateway, "\t\t"), opts.upstream)
-		var err error
-		e.caddy, err = startCaddy(t, caddyfile, []string{
-			"MCP_CLIENT_ID=" + oidctest.ResourceServerID,
-			"MCP_CLIENT_SECRET=" + oidctest.ClientSecret,
-		}, fmt.Sprintf("127.0.0.1:%d", adminPort), e.base+"/other")
-		if errors.Is(err, errAddressInUse) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
-	t.Fatal("caddy: no free ports after 3 attempts")
-	return nil
+	e.startSite(t, site{upstream: opts.upstream, gateway: strings.Join(gateway, "\n")})
+	return e
 }
 
 // rawEnv is a gateway in front of a rawupstream server.

@@ -49,14 +49,40 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		t.Skip("end-to-end test: skipped with -short")
 	}
 	e := &env{mcp: mcptestserver.Start(t), provider: oidctest.Start(t, opts.provider)}
-	introspection := "\t\tintrospection {\n\t\t\tclient_id {env.MCP_CLIENT_ID}\n\t\t\tclient_secret {env.MCP_CLIENT_SECRET}\n\t\t}"
-	if opts.noIntrospection {
-		introspection = ""
-	}
 	cacheTTL := opts.cacheTTL
 	if cacheTTL == "" {
 		cacheTTL = "5m"
 	}
+	gateway := []string{"cache_ttl " + cacheTTL, "scopes_supported " + scopesSupported, strings.ReplaceAll(opts.gatewayExtra, "$ISSUER", e.provider.Issuer())}
+	if !opts.noIntrospection {
+		gateway = append([]string{introspectionBlock}, gateway...)
+	}
+	e.startSite(t, site{
+		upstream: e.mcp.Addr,
+		gateway:  strings.Join(gateway, "\n"),
+		// The test server echoes these, so tests see the placeholders.
+		proxy: "header_up X-Test-Auth-User {http.auth.user.id}\nheader_up X-Test-Auth-Client {http.auth.user.client_id}\nheader_up X-Test-Auth-Scopes {http.auth.user.scopes}",
+		extra: strings.ReplaceAll(opts.siteExtra, "$MCP", e.mcp.Addr),
+	})
+	return e
+}
+
+// introspectionBlock configures the provider's resource-server client.
+const introspectionBlock = "introspection {\nclient_id {env.MCP_CLIENT_ID}\nclient_secret {env.MCP_CLIENT_SECRET}\n}"
+
+// site is what varies in the test Caddyfile.
+type site struct {
+	upstream string // the MCP server's host:port
+	gateway  string // lines inside mcp_gateway, after resource and issuer
+	proxy    string // more lines inside reverse_proxy
+	extra    string // more site lines, before the proxy
+}
+
+// startSite writes the test Caddyfile for e's provider and starts Caddy on
+// free ports (retrying if one is taken meanwhile); e.base and e.resource
+// are set.
+func (e *env) startSite(t testing.TB, st site) {
+	t.Helper()
 	for range 3 {
 		port, adminPort, httpsPort := freePort(t), freePort(t), freePort(t)
 		e.base = fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -74,22 +100,16 @@ http://127.0.0.1:%[1]d {
 	mcp_gateway {
 		resource %[2]s
 		issuer %[5]s
-%[9]s
-		cache_ttl %[10]s
-		scopes_supported %[6]s
-%[7]s
+%[6]s
 	}
-%[11]s
-	reverse_proxy /mcp* %[8]s {
+%[9]s
+	reverse_proxy /mcp* %[7]s {
 		header_up Host {upstream_hostport}
-		header_up X-Test-Auth-User {http.auth.user.id}
-		header_up X-Test-Auth-Client {http.auth.user.client_id}
-		header_up X-Test-Auth-Scopes {http.auth.user.scopes}
+%[8]s
 	}
 	respond /other "passthrough" 200
 }
-`, port, e.resource, adminPort, httpsPort, e.provider.Issuer(), scopesSupported, indent(strings.ReplaceAll(opts.gatewayExtra, "$ISSUER", e.provider.Issuer()), "\t\t"), e.mcp.Addr,
-			introspection, cacheTTL, indent(strings.ReplaceAll(opts.siteExtra, "$MCP", e.mcp.Addr), "\t"))
+`, port, e.resource, adminPort, httpsPort, e.provider.Issuer(), indent(st.gateway, "\t\t"), st.upstream, indent(st.proxy, "\t\t"), indent(st.extra, "\t"))
 		var err error
 		e.caddy, err = startCaddy(t, caddyfile, []string{
 			"MCP_CLIENT_ID=" + oidctest.ResourceServerID,
@@ -102,10 +122,9 @@ http://127.0.0.1:%[1]d {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return e
+		return
 	}
 	t.Fatal("caddy: no free ports after 3 attempts")
-	return nil
 }
 
 func indent(s, prefix string) string {
