@@ -5,7 +5,7 @@ GO       ?= go
 CADDY    ?= ./caddy
 CONFIG   ?= Caddyfile
 
-.PHONY: build run test test-short test-deps fuzz bench clean
+.PHONY: build run test test-short test-deps fuzz bench docs clean
 
 ## build: ./caddy from xcaddy.json (installs xcaddy itself)
 build:
@@ -38,6 +38,10 @@ fuzz:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./caddymodule/... ./mcpbackend/...
 	SCOPEGATE_CADDY=$(abspath $(CADDY)) $(GO) test -run '^$$' -bench ThroughBinary -benchtime 2000x ./tests/e2e
+
+## docs: regenerate docs/tools.md from the backend's tools/list (held by a golden test)
+docs:
+	$(GO) generate ./internal/cmd/tooldocs
 
 clean:
 	rm -f $(CADDY)
