@@ -25,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -125,7 +126,7 @@ func collect() (inventory, error) {
 		byFamily[f] = append(byFamily[f], t)
 	}
 	var inv inventory
-	for _, name := range slices.Sorted(mapKeys(byFamily)) {
+	for _, name := range slices.Sorted(maps.Keys(byFamily)) {
 		if name == otherFamily {
 			continue
 		}
@@ -271,14 +272,4 @@ func fromWire(w wireTool) (toolDoc, error) {
 	}
 	t.ReadOnly, t.Destructive = *w.Annotations.ReadOnlyHint, *w.Annotations.DestructiveHint
 	return t, nil
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
