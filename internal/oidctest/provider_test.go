@@ -113,6 +113,29 @@ func TestJWTAccessToken(t *testing.T) {
 	}
 }
 
+// TestAccessTokenTyp: JWT access tokens say typ at+JWT (RFC 9068, as
+// Nextcloud's oidc app writes it) unless Options say otherwise, stay
+// verifiable, and introspect as active.
+func TestAccessTokenTyp(t *testing.T) {
+	for _, tc := range []struct{ opt, want string }{{"", "at+JWT"}, {"JWT", "JWT"}} {
+		p := Start(t, Options{AccessTokenTyp: tc.opt})
+		tok := p.Token(t, TokenRequest{Scopes: []string{"notes:read"}, Audience: []string{testResource}})
+		msg, err := jws.ParseString(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ, _ := msg.Signatures()[0].ProtectedHeaders().Type(); typ != tc.want {
+			t.Errorf("option %q: typ = %q, want %q", tc.opt, typ, tc.want)
+		}
+		if _, err := verify(t, p, tok, testResource); err != nil {
+			t.Errorf("option %q: retyped token does not verify: %v", tc.opt, err)
+		}
+		if code, in := introspect(t, p, ResourceServerID, ClientSecret, tok); code != http.StatusOK || !in.Active {
+			t.Errorf("option %q: retyped token introspects inactive", tc.opt)
+		}
+	}
+}
+
 func TestDefaultAudience(t *testing.T) {
 	p := Start(t, Options{Audience: []string{testResource}})
 	tok := p.Token(t, TokenRequest{Scopes: []string{"notes:read"}})
