@@ -1,0 +1,73 @@
+package tokenverifier
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+)
+
+// FuzzIntrospectionAnswer feeds arbitrary introspection answers to the
+// parser. Properties: it never panics; whatever it accepts is a single
+// JSON object with "active": true, a subject, a token_type (if any) naming
+// an access token and an aud (if any) naming an accepted audience when
+// it is a URL; every refusal is either a token verdict or unavailability.
+func FuzzIntrospectionAnswer(f *testing.F) {
+	for _, seed := range []string{
+		`{"active":true,"sub":"bob","scope":"notes:read","exp":9999999999}`,
+		`{"active":true,"sub":"bob","token_type":"Bearer","aud":"KoXDZzbW"}`,
+		`{"active":true,"sub":"bob","token_type":"refresh_token"}`,
+		`{"active":true,"sub":"bob","aud":"https://other.example/mcp"}`,
+		`{"active":true,"sub":"bob"}{"active":false}`,
+		`{"active":false}`,
+		`[{"active":true,"sub":"bob"}]`,
+		`{"active":true,"sub":"bob","exp":"soon"}`,
+		`{"active":true,"active":false,"sub":"bob"}`,
+		"{\"active\":true,\"sub\":\"bob\"}\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	in := &introspector{cfg: Config{
+		Issuer:                 "https://idp.example",
+		Audiences:              []string{"https://mcp.example/mcp"},
+		ProviderChecksAudience: true,
+		Leeway:                 30 * time.Second,
+		Now:                    func() time.Time { return time.Unix(1_700_000_000, 0) },
+	}}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		id, err := in.parse(body)
+		if err != nil {
+			var inv *InvalidTokenError
+			if !errors.As(err, &inv) && !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("refusal of unknown class: %v", err)
+			}
+			return
+		}
+		if id.Subject == "" || id.Kind != KindIntrospection {
+			t.Fatalf("accepted without a subject: %+v", id)
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			t.Fatalf("accepted an answer that is not a JSON object: %q", body)
+		}
+		if dec.More() {
+			t.Fatalf("accepted data after the object: %q", body)
+		}
+		if tt, ok := obj["token_type"]; ok && tt != nil {
+			if s, _ := tt.(string); !tokenTypeOK(rawJSON(s)) {
+				t.Fatalf("accepted token_type %v", tt)
+			}
+		}
+		if aud, ok := obj["aud"].(string); ok && isURL(aud) && aud != "https://mcp.example/mcp" {
+			t.Fatalf("accepted aud %q", aud)
+		}
+	})
+}
+
+func rawJSON(s string) *json.RawMessage {
+	b, _ := json.Marshal(s)
+	r := json.RawMessage(b)
+	return &r
+}
