@@ -84,7 +84,9 @@ func verify(t *testing.T, p *Provider, token, audience string) (jwt.Token, error
 	}
 	// jwt.Parse with a key set ignores "crit"; RFC 7515 §4.1.11 wants
 	// unknown critical extensions rejected, which jws.Verify does on request.
-	if _, err := jws.Verify([]byte(token), jws.WithKeySet(set), jws.WithCritValidation(true)); err != nil {
+	// The header's alg must be the one verified with (RFC 8725 §3.1);
+	// jws.Verify would otherwise use the alg the published key names.
+	if _, err := jws.Verify([]byte(token), jws.WithKeySet(set), jws.WithCritValidation(true), jws.WithAlgorithmMatch(true)); err != nil {
 		return nil, err
 	}
 	return jwt.ParseString(token, jwt.WithKeySet(set), jwt.WithValidate(true),

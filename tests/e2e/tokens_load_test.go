@@ -198,3 +198,61 @@ func TestRotationUnderLoad(t *testing.T) {
 		t.Errorf("%d JWKS fetches for 2 rotations, want 2", f)
 	}
 }
+
+// TestRejectionFloodKeepsIdentities (issue 9, finding 2): with cache_size
+// 1000, 3,000 random opaque tokens (each rejected by the provider) do not
+// evict validated tokens: with the provider down afterwards, they still
+// work from the cache.
+func TestRejectionFloodKeepsIdentities(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{gatewayExtra: "cache_size 1000"})
+	valid := []string{e.token(t, true, "notes:read"), e.token(t, false, "notes:read")}
+	for _, tok := range valid {
+		if s := e.callStatus(tok); s != http.StatusOK {
+			t.Fatalf("valid token: status %d", s)
+		}
+	}
+	tokens := make(chan string)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	counts := map[int]int{}
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for tok := range tokens {
+				s := e.callStatus(tok)
+				mu.Lock()
+				counts[s]++
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range 3000 {
+		tokens <- fmt.Sprintf("flood-%d-%d", i, time.Now().UnixNano())
+	}
+	close(tokens)
+	wg.Wait()
+	if counts[http.StatusUnauthorized] != 3000 {
+		t.Errorf("random tokens: %s, want 3000×401", describe(counts))
+	}
+	e.provider.Stop()
+	for i, tok := range valid {
+		if s := e.callStatus(tok); s != http.StatusOK {
+			t.Errorf("validated token %d after the flood, provider down: status %d", i, s)
+		}
+	}
+}
+
+// TestRequireTyp (issue 9, finding 7): with require_typ at+jwt, the
+// provider's access tokens (typ at+JWT) pass and a JWT typed "JWT" (an ID
+// token, say) signed by the same key is refused.
+func TestRequireTyp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{gatewayExtra: "require_typ at+jwt"})
+	if s := e.callStatus(e.token(t, false, "notes:read")); s != http.StatusOK {
+		t.Errorf("at+JWT access token: status %d, want 200", s)
+	}
+	other := e.provider.MintJWT(t, oidctest.MintRequest{Audience: []string{e.resource}, Scopes: []string{"notes:read"}})
+	checkInvalidToken(t, e, e.callTool(t, mcptestserver.ToolEchoRead, bearer(other)), other, "typ")
+}
