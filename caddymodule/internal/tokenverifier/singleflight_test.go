@@ -353,3 +353,35 @@ func TestRejectionsNeverEvictIdentities(t *testing.T) {
 		t.Errorf("cache holds %d entries", n)
 	}
 }
+
+// TestDiscoveryRealFailure: a discovery that failed makes the next requests
+// within the retry pause unavailable with that failure's cause; after the
+// pause the provider is asked again.
+func TestDiscoveryRealFailure(t *testing.T) {
+	p := newTestProvider(t)
+	p.addOpaque("good", map[string]any{"active": true, "sub": "bob", "exp": time.Now().Add(time.Hour).Unix()})
+	var mu sync.Mutex
+	clock := time.Now()
+	cfg := p.config()
+	cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	v := newVerifier(t, cfg)
+	p.setDown(true)
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, "good"); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("provider down: err = %v, want ErrUnavailable naming the HTTP 503", err)
+	}
+	p.setDown(false)
+	_, err := v.Verify(ctx, "good")
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "moments ago") || !strings.Contains(err.Error(), "503") {
+		t.Errorf("right after the failure: err = %v, want 'failed moments ago' with the cause", err)
+	}
+	if n := p.discoveries.Load(); n != 0 {
+		t.Errorf("discoveries answered = %d, want 0 (no retry inside the pause)", n)
+	}
+	mu.Lock()
+	clock = clock.Add(3 * time.Second)
+	mu.Unlock()
+	if _, err := v.Verify(ctx, "good"); err != nil {
+		t.Errorf("after the pause: %v", err)
+	}
+}
