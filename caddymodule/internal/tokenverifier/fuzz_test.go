@@ -2,10 +2,13 @@ package tokenverifier
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jws"
 )
 
 // FuzzIntrospectionAnswer feeds arbitrary introspection answers to the
@@ -70,4 +73,57 @@ func rawJSON(s string) *json.RawMessage {
 	b, _ := json.Marshal(s)
 	r := json.RawMessage(b)
 	return &r
+}
+
+// FuzzVerifyJWT feeds arbitrary JWT-shaped tokens to a verifier that holds
+// the test provider's keys and requires typ at+jwt. Properties: it never
+// panics; it accepts only what the provider signed (the seed's identity)
+// with the header's own RS256 and typ at+jwt; a refusal is a token verdict
+// (the provider is up, so never unavailability).
+func FuzzVerifyJWT(f *testing.F) {
+	p := newTestProvider(f)
+	good := p.signHeader(map[string]any{"alg": "RS256", "kid": "k1", "typ": "at+jwt"}, p.claims(), "k1")
+	f.Add(good)
+	f.Add(p.signHeader(map[string]any{"alg": "PS256", "kid": "k1", "typ": "at+jwt"}, p.claims(), "k1"))
+	f.Add(p.signHeader(map[string]any{"alg": "RS256", "kid": "k1", "typ": "JWT"}, p.claims(), "k1"))
+	f.Add(p.signHeader(map[string]any{"alg": "RS256", "typ": "at+jwt"}, p.claims(), "k1"))
+	f.Add(p.signHeader(map[string]any{"alg": "RS256", "kid": "k2", "typ": "at+jwt"}, p.claims(), "k1"))
+	f.Add("e30.e30.")
+	cfg := p.config()
+	cfg.RequireTyp = "at+jwt"
+	v, err := New(context.Background(), cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { v.Close() })
+	if _, err := v.Verify(context.Background(), good); err != nil {
+		f.Fatalf("seed token refused: %v", err)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		if !looksLikeJWT(token) {
+			return
+		}
+		id, err := v.jwks.verify(context.Background(), token)
+		if err != nil {
+			var inv *InvalidTokenError
+			if !errors.As(err, &inv) {
+				t.Fatalf("refusal that is not a verdict: %v", err)
+			}
+			return
+		}
+		if id.Subject != "alice" || id.ClientID != "client-1" {
+			t.Fatalf("accepted a token the provider did not sign: %+v", id)
+		}
+		msg, err := jws.ParseString(token)
+		if err != nil {
+			t.Fatalf("accepted an unparseable token: %v", err)
+		}
+		hdr := msg.Signatures()[0].ProtectedHeaders()
+		if alg, _ := hdr.Algorithm(); alg.String() != "RS256" {
+			t.Fatalf("accepted alg %v", alg)
+		}
+		if typ, _ := hdr.Type(); !sameMediaType(typ, "at+jwt") {
+			t.Fatalf("accepted typ %q", typ)
+		}
+	})
 }

@@ -22,7 +22,7 @@ import (
 // a JWKS it can rotate, and an introspection endpoint backed by a map. The
 // end-to-end tests use a real OpenID provider instead.
 type testProvider struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 
 	mu      sync.Mutex
@@ -50,7 +50,7 @@ type testProvider struct {
 	introRaw map[string]string
 }
 
-func newTestProvider(t *testing.T) *testProvider {
+func newTestProvider(t testing.TB) *testProvider {
 	t.Helper()
 	p := &testProvider{t: t, opaque: map[string]map[string]any{}, clientS: "gw-secret"}
 	p.addKey("k1")
