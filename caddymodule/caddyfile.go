@@ -41,6 +41,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    userinfo              off|on|<url>       # default: off
 //	    cache_ttl             <duration>         # default: 5m
 //	    cache_size            <n>                # default: 100000
+//	    max_introspections    <n>                # default: 8 provider calls for opaque tokens at once
+//	    require_typ           <typ>|off          # e.g. at+jwt (RFC 9068); default: off
 //	    scopes_supported      <scope>...
 //	    base_scopes           <scope>...         # default: openid profile email
 //	    challenge_scopes      <scope>...
@@ -155,6 +157,25 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("cache_size: %q is not a positive integer", v)
 			}
 			g.CacheSize = n
+		case "max_introspections":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return d.Errf("max_introspections: %q is not a positive integer", v)
+			}
+			g.MaxIntrospections = n
+		case "require_typ":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			if v == "off" {
+				v = ""
+			}
+			g.RequireTyp = v
 		case "tool", "resource_scope", "prompt":
 			if !d.NextArg() {
 				return d.ArgErr()

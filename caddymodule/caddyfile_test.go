@@ -29,6 +29,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		userinfo off
 		cache_ttl 2m
 		cache_size 500
+		max_introspections 4
+		require_typ at+jwt
 		scopes_supported openid notes:read
 		challenge_scopes notes:read
 		allowed_origins https://app.example
@@ -48,6 +50,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		Userinfo:             "off",
 		CacheTTL:             caddy.Duration(2 * time.Minute),
 		CacheSize:            500,
+		MaxIntrospections:    4,
+		RequireTyp:           "at+jwt",
 		ScopesSupported:      []string{"openid", "notes:read"},
 		ChallengeScopes:      []string{"notes:read"},
 		AllowedOrigins:       []string{"https://app.example"},
@@ -69,6 +73,10 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"resource with two values": "mcp_gateway {\n resource a b\n}",
 		"bad duration":             "mcp_gateway {\n cache_ttl soon\n}",
 		"bad cache size":           "mcp_gateway {\n cache_size -1\n}",
+		"bad max_introspections":   "mcp_gateway {\n max_introspections 0\n}",
+		"max_introspections twice": "mcp_gateway {\n max_introspections 1 2\n}",
+		"require_typ without type": "mcp_gateway {\n require_typ\n}",
+		"require_typ two types":    "mcp_gateway {\n require_typ at+jwt JWT\n}",
 		"bad forward_token":        "mcp_gateway {\n forward_token maybe\n}",
 		"introspection twice":      "mcp_gateway {\n introspection\n introspection\n}",
 		"unknown introspection":    "mcp_gateway {\n introspection {\n  tenant x\n }\n}",

@@ -70,9 +70,21 @@ type Gateway struct {
 	// the token's exp. Default 5m.
 	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
 
-	// CacheSize bounds the number of cached validation results.
-	// Default 100000.
+	// CacheSize bounds the number of cached validation results: as many
+	// identities, and separately as many rejections, so a flood of bad
+	// tokens never evicts a validated one. Default 100000.
 	CacheSize int `json:"cache_size,omitempty"`
+
+	// MaxIntrospections caps the calls to the provider for opaque tokens
+	// (introspection or userinfo) in flight at once; concurrent first
+	// uses of one token share one call. Default 8.
+	MaxIntrospections int `json:"max_introspections,omitempty"`
+
+	// RequireTyp, when set, is the JWS typ every JWT access token must
+	// carry: "at+jwt" (RFC 9068) refuses ID tokens and other JWTs of the
+	// same provider. Compared case-insensitively. Default: not checked,
+	// as several providers put "JWT" there.
+	RequireTyp string `json:"require_typ,omitempty"`
 
 	// ScopesSupported overrides scopes_supported in the metadata
 	// document. Default: the base scopes plus every scope of the catalog.
@@ -234,6 +246,9 @@ func (g *Gateway) setupTokens(ctx caddy.Context, repl *caddy.Replacer) error {
 		CacheTTL:  time.Duration(g.CacheTTL),
 		CacheSize: g.CacheSize,
 		Logger:    g.logger.Named("tokens"),
+
+		MaxConcurrentIntrospections: g.MaxIntrospections,
+		RequireTyp:                  g.RequireTyp,
 	}
 	switch strings.ToLower(g.Userinfo) {
 	case "", "off":

@@ -48,12 +48,19 @@ const (
 	MalformedPayload BadKind = "malformed"        // validly signed, but the payload is not JSON
 	EmptyAudience    BadKind = "no_aud"           // no aud claim
 	UnknownCritical  BadKind = "unknown_crit"     // validly signed, header marks an unknown extension critical
+	// The right key's RS256 signature under a header naming another
+	// algorithm: a verifier that takes the algorithm from the key (the
+	// published JWK says RS256) instead of the header accepts it
+	// (RFC 8725 §3.1).
+	AlgMismatchPS256 BadKind = "alg_mismatch_ps256"
+	AlgMismatchRS384 BadKind = "alg_mismatch_rs384"
 )
 
 // BadKinds lists every BadKind, for table-driven tests.
 func BadKinds() []BadKind {
 	return []BadKind{Expired, NotYetValid, WrongIssuer, WrongAudience, UnknownKey, AlgNone,
-		HS256PublicKey, NoExp, BadSignature, MalformedPayload, EmptyAudience, UnknownCritical}
+		HS256PublicKey, NoExp, BadSignature, MalformedPayload, EmptyAudience, UnknownCritical,
+		AlgMismatchPS256, AlgMismatchRS384}
 }
 
 func (p *Provider) claims(req MintRequest) map[string]any {
@@ -169,6 +176,10 @@ func (p *Provider) BadToken(t testing.TB, kind BadKind, req MintRequest) string 
 			"alg": "RS256", "typ": "JWT", "kid": key.id,
 			"crit": []string{"urn:example:must-understand"}, "urn:example:must-understand": true,
 		}) + "." + encodeSegment(t, c)
+		return input + "." + signInput(t, key, input)
+	case AlgMismatchPS256, AlgMismatchRS384:
+		alg := map[BadKind]string{AlgMismatchPS256: "PS256", AlgMismatchRS384: "RS384"}[kind]
+		input := encodeSegment(t, map[string]any{"alg": alg, "typ": "JWT", "kid": key.id}) + "." + encodeSegment(t, c)
 		return input + "." + signInput(t, key, input)
 	default:
 		t.Fatalf("oidctest: unknown bad token kind %q", kind)

@@ -82,6 +82,11 @@ type Options struct {
 	// (active or not) before it is sent, to imitate providers that omit or
 	// get fields wrong. Keys are the RFC 7662 member names; delete to omit.
 	IntrospectionRewrite func(resp map[string]any)
+	// AccessTokenTyp is the JWS typ of JWT access tokens from the token
+	// endpoint; default DefaultAccessTokenTyp ("at+JWT", as Nextcloud's
+	// oidc app). Set "JWT" to imitate providers that do not follow
+	// RFC 9068. Tokens from MintJWT and BadToken always say "JWT".
+	AccessTokenTyp string
 }
 
 // Client is a confidential client that may use the client_credentials grant.
@@ -190,7 +195,11 @@ func start(opts Options) (*Provider, error) {
 		ln.Close()
 		return nil, fmt.Errorf("create provider: %w", err)
 	}
-	p.handler = provider
+	typ := opts.AccessTokenTyp
+	if typ == "" {
+		typ = DefaultAccessTokenTyp
+	}
+	p.handler = p.retypeAccessTokens(provider, typ)
 	if opts.IntrospectionRewrite != nil {
 		p.handler = rewriteIntrospection(p.handler, opts.IntrospectionRewrite)
 	}

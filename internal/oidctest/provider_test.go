@@ -84,7 +84,9 @@ func verify(t *testing.T, p *Provider, token, audience string) (jwt.Token, error
 	}
 	// jwt.Parse with a key set ignores "crit"; RFC 7515 §4.1.11 wants
 	// unknown critical extensions rejected, which jws.Verify does on request.
-	if _, err := jws.Verify([]byte(token), jws.WithKeySet(set), jws.WithCritValidation(true)); err != nil {
+	// The header's alg must be the one verified with (RFC 8725 §3.1);
+	// jws.Verify would otherwise use the alg the published key names.
+	if _, err := jws.Verify([]byte(token), jws.WithKeySet(set), jws.WithCritValidation(true), jws.WithAlgorithmMatch(true)); err != nil {
 		return nil, err
 	}
 	return jwt.ParseString(token, jwt.WithKeySet(set), jwt.WithValidate(true),
@@ -110,6 +112,29 @@ func TestJWTAccessToken(t *testing.T) {
 	}
 	if _, err := verify(t, p, tok, "http://127.0.0.1:9/elsewhere"); err == nil {
 		t.Error("token verified for an audience it was not issued for")
+	}
+}
+
+// TestAccessTokenTyp: JWT access tokens say typ at+JWT (RFC 9068, as
+// Nextcloud's oidc app writes it) unless Options say otherwise, stay
+// verifiable, and introspect as active.
+func TestAccessTokenTyp(t *testing.T) {
+	for _, tc := range []struct{ opt, want string }{{"", "at+JWT"}, {"JWT", "JWT"}} {
+		p := Start(t, Options{AccessTokenTyp: tc.opt})
+		tok := p.Token(t, TokenRequest{Scopes: []string{"notes:read"}, Audience: []string{testResource}})
+		msg, err := jws.ParseString(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ, _ := msg.Signatures()[0].ProtectedHeaders().Type(); typ != tc.want {
+			t.Errorf("option %q: typ = %q, want %q", tc.opt, typ, tc.want)
+		}
+		if _, err := verify(t, p, tok, testResource); err != nil {
+			t.Errorf("option %q: retyped token does not verify: %v", tc.opt, err)
+		}
+		if code, in := introspect(t, p, ResourceServerID, ClientSecret, tok); code != http.StatusOK || !in.Active {
+			t.Errorf("option %q: retyped token introspects inactive", tc.opt)
+		}
 	}
 }
 

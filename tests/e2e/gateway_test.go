@@ -253,6 +253,8 @@ func TestInvalidTokens(t *testing.T) {
 		// Validly signed: blaming the signature would mislead an operator.
 		oidctest.MalformedPayload: {"malformed", "payload", "claims", "json", "parse"},
 		oidctest.UnknownCritical:  {"crit"},
+		oidctest.AlgMismatchPS256: {"algorithm", "signature"},
+		oidctest.AlgMismatchRS384: {"algorithm", "signature"},
 	}
 	for _, kind := range oidctest.BadKinds() {
 		tokens[string(kind)] = badToken{e.provider.BadToken(t, kind, mint), reasons[kind]}

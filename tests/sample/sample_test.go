@@ -58,7 +58,7 @@ func TestSampleCaddyfileAdapt(t *testing.T) {
 	}
 	// What the deployment relies on, stated once more so that a golden
 	// regenerated carelessly still cannot drop it.
-	for _, must := range []string{`"handler": "mcp_gateway"`, `"handler": "nextcloud_mcp"`, `"provider_checks_audience": true`, `"/.well-known/caldav"`, `Strict-Transport-Security`} {
+	for _, must := range []string{`"handler": "mcp_gateway"`, `"handler": "nextcloud_mcp"`, `"provider_checks_audience": true`, `"require_typ": "at+jwt"`, `"/.well-known/caldav"`, `Strict-Transport-Security`} {
 		if !strings.Contains(got.String(), must) {
 			t.Errorf("adapted sample lacks %s", must)
 		}

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 )
 
 // ProviderMetadata is the part of OpenID Connect Discovery / RFC 8414
@@ -34,56 +32,74 @@ const (
 )
 
 // metadataSource discovers the issuer's metadata on first use and keeps
-// it; it is refreshed hourly and a failed refresh keeps the old document.
-// A failed first discovery is retried at most every metadataRetryAfter so
-// a dead provider is not hammered by every request.
+// it; it is refreshed hourly in the background and a failed refresh keeps
+// the old document. There is one discovery at a time: whoever needs the
+// document while one runs joins it. Only after a discovery that really
+// failed are requests refused without asking again, for
+// metadataRetryAfter, so a dead provider is not hammered by every request.
 type metadataSource struct {
 	issuer string
 	client *http.Client
 	now    func() time.Time
+	ctx    context.Context // the Verifier's lifetime; discoveries run under it
 
-	group singleflight.Group
-	mu    sync.Mutex
-	doc   *ProviderMetadata
-	at    time.Time
-	err   error
-	errAt time.Time
+	mu       sync.Mutex
+	inflight *flight[*ProviderMetadata]
+	doc      *ProviderMetadata
+	at       time.Time
+	err      error
+	errAt    time.Time
 }
 
-func newMetadataSource(issuer string, client *http.Client, now func() time.Time) *metadataSource {
-	return &metadataSource{issuer: issuer, client: client, now: now}
+func newMetadataSource(ctx context.Context, issuer string, client *http.Client, now func() time.Time) *metadataSource {
+	return &metadataSource{issuer: issuer, client: client, now: now, ctx: ctx}
 }
 
 // get returns the metadata, discovering it if needed.
 func (m *metadataSource) get(ctx context.Context) (*ProviderMetadata, error) {
 	m.mu.Lock()
-	doc, at, err, errAt := m.doc, m.at, m.err, m.errAt
-	m.mu.Unlock()
 	now := m.now()
-	if doc != nil && now.Sub(at) < metadataRefresh {
+	if m.doc != nil {
+		doc := m.doc
+		if now.Sub(m.at) >= metadataRefresh && m.inflight == nil && now.Sub(m.errAt) >= metadataRetryAfter {
+			m.startLocked()
+		}
+		m.mu.Unlock()
 		return doc, nil
 	}
-	if doc == nil && err != nil && now.Sub(errAt) < metadataRetryAfter {
-		return nil, err
+	f := m.inflight
+	if f == nil {
+		if m.err != nil && now.Sub(m.errAt) < metadataRetryAfter {
+			cause := m.err
+			m.mu.Unlock()
+			return nil, fmt.Errorf("discovery failed moments ago, retrying after %v: %w", metadataRetryAfter, cause)
+		}
+		f = m.startLocked()
 	}
-	v, ferr, _ := m.group.Do("discover", func() (any, error) {
-		d, err := m.fetch(context.WithoutCancel(ctx))
+	m.mu.Unlock()
+	return f.wait(ctx, "discovery")
+}
+
+// startLocked starts a discovery; m.mu must be held.
+func (m *metadataSource) startLocked() *flight[*ProviderMetadata] {
+	f := newFlight[*ProviderMetadata]()
+	m.inflight = f
+	go func() {
+		d, err := m.fetch(m.ctx)
 		m.mu.Lock()
-		defer m.mu.Unlock()
 		if err != nil {
 			m.err, m.errAt = err, m.now()
-			return nil, err
+		} else {
+			m.doc, m.at, m.err = d, m.now(), nil
 		}
-		m.doc, m.at, m.err = d, m.now(), nil
-		return d, nil
-	})
-	if ferr != nil {
-		if doc != nil {
-			return doc, nil // keep the last good document
+		if m.doc != nil {
+			d, err = m.doc, nil // a failed refresh keeps the last good document
 		}
-		return nil, ferr
-	}
-	return v.(*ProviderMetadata), nil
+		m.inflight = nil
+		m.mu.Unlock()
+		f.finish(d, err)
+	}()
+	return f
 }
 
 // fetch tries OpenID Connect Discovery, then RFC 8414.

@@ -1,12 +1,14 @@
 package tokenverifier
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -32,6 +34,9 @@ type introspectionResponse struct {
 	Nbf      json.Number     `json:"nbf"`
 	Iss      string          `json:"iss"`
 	Aud      json.RawMessage `json:"aud"`
+	// TokenType is RFC 7662's token_type; a pointer so that a present
+	// but empty or non-string value is told from an absent one.
+	TokenType *json.RawMessage `json:"token_type"`
 }
 
 func (in *introspector) endpoint(ctx context.Context) (string, error) {
@@ -89,16 +94,55 @@ func (in *introspector) introspect(ctx context.Context, token string) (Identity,
 	if len(body) > introspectionMaxBytes {
 		return Identity{}, fmt.Errorf("introspect: %w: response too large", ErrUnavailable)
 	}
+	return in.parse(body)
+}
+
+// parse reads an introspection answer strictly: exactly one JSON object
+// and nothing after it. An answer that is not that is the provider's
+// fault (or someone's between it and the gateway), so the token is not
+// judged (503) rather than rejected or, worse, accepted from the first
+// object of a concatenation.
+func (in *introspector) parse(body []byte) (Identity, error) {
 	var ir introspectionResponse
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&ir); err != nil {
 		return Identity{}, fmt.Errorf("introspect: %w: decoding response: %w", ErrUnavailable, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Identity{}, fmt.Errorf("introspect: %w: data after the JSON object", ErrUnavailable)
 	}
 	if !ir.Active {
 		return Identity{}, invalid("token is not active")
 	}
 	return in.identity(ir)
+}
+
+// accessTokenTypes are the token_type values that name an access token
+// usable as a bearer token: RFC 7662 refers to RFC 6749 §7.1 ("Bearer",
+// as Nextcloud's oidc app answers), and some providers use the RFC 8693
+// token type identifiers or their short form.
+var accessTokenTypes = []string{"bearer", "access_token", "urn:ietf:params:oauth:token-type:access_token"}
+
+// tokenTypeOK reports whether an introspection answer's token_type, when
+// present, names an access token: a refresh token or ID token the
+// provider reports active must not open the resource.
+func tokenTypeOK(raw *json.RawMessage) bool {
+	if raw == nil {
+		return true
+	}
+	var tt string
+	if err := json.Unmarshal(*raw, &tt); err != nil {
+		return false
+	}
+	return slices.Contains(accessTokenTypes, strings.ToLower(tt))
+}
+
+// isURL reports whether an aud value is an absolute URL rather than a
+// client identifier.
+func isURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme != "" && u.Host != ""
 }
 
 func (in *introspector) identity(ir introspectionResponse) (Identity, error) {
@@ -107,7 +151,10 @@ func (in *introspector) identity(ir introspectionResponse) (Identity, error) {
 	if ir.Iss != "" && ir.Iss != in.cfg.Issuer {
 		return Identity{}, invalid("wrong issuer")
 	}
-	if len(ir.Aud) > 0 && string(ir.Aud) != "null" && !in.cfg.ProviderChecksAudience {
+	if !tokenTypeOK(ir.TokenType) {
+		return Identity{}, invalid("not an access token (token_type)")
+	}
+	if len(ir.Aud) > 0 && string(ir.Aud) != "null" {
 		var aud []string
 		var one string
 		if err := json.Unmarshal(ir.Aud, &one); err == nil {
@@ -115,7 +162,11 @@ func (in *introspector) identity(ir introspectionResponse) (Identity, error) {
 		} else if err := json.Unmarshal(ir.Aud, &aud); err != nil {
 			return Identity{}, invalid("malformed audience")
 		}
-		if !audienceOK(aud, in.cfg.Audiences) {
+		// With provider_checks_audience a client id in aud is expected
+		// (Nextcloud's oidc app puts the owning client's there), but a
+		// URL there is a resource, and it must be this one: the oidc app
+		// reports the token's resource in aud when it has one.
+		if (!in.cfg.ProviderChecksAudience || slices.ContainsFunc(aud, isURL)) && !audienceOK(aud, in.cfg.Audiences) {
 			return Identity{}, invalid("wrong audience")
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 	"go.uber.org/zap"
-	"golang.org/x/sync/singleflight"
 )
 
 // jwksRefresh is how old a key set may grow before the next verification
@@ -28,23 +28,31 @@ type keySet struct {
 }
 
 // keySource holds the issuer's JWKS and verifies JWTs against it. The set
-// is fetched on first use, refreshed when it grows old, and refetched when
-// a token names an unknown kid, but at most once per JWKSRefetchInterval
-// and one fetch at a time (single-flight).
+// is fetched on first use, refreshed in the background when it grows old,
+// and refetched when a token names an unknown kid. There is at most one
+// fetch at a time, and every request that needs a fetch while one is in
+// flight joins it and decides with its result (issue 17: answering such
+// requests as if the provider had failed refused valid tokens on every
+// cold start and key rotation). The refetch interval only limits how often
+// a new fetch starts; a kid known after any fetch is verified.
 type keySource struct {
 	cfg  Config
 	meta *metadataSource
 	log  *zap.Logger
 
 	current atomic.Pointer[keySet]
-	group   singleflight.Group
 
 	mu          sync.Mutex
-	lastAttempt time.Time
+	inflight    *flight[jwk.Set] // the fetch in progress, nil if none
+	lastAttempt time.Time        // when the latest fetch started
+	failed      error            // the latest fetch's error, nil if it succeeded
+	failedAt    time.Time
 
 	validateOpts []jwt.ValidateOption
 	allowed      []jwa.SignatureAlgorithm
-	ctx          context.Context
+	// ctx lives as long as the Verifier: fetches run under it, not under
+	// the request that started them, which may end first.
+	ctx context.Context
 }
 
 func newKeySource(ctx context.Context, meta *metadataSource, cfg Config) (*keySource, error) {
@@ -73,56 +81,93 @@ func newKeySource(ctx context.Context, meta *metadataSource, cfg Config) (*keySo
 	return ks, nil
 }
 
-// keys returns the current key set, fetching it if there is none yet, and
-// starting a background refresh when it is old.
-func (ks *keySource) keys(ctx context.Context) (jwk.Set, error) {
-	cur := ks.current.Load()
-	if cur == nil {
-		return ks.refetch(ctx, true)
-	}
-	if ks.cfg.Now().Sub(cur.at) > jwksRefresh {
-		go func() {
-			if _, err := ks.refetch(ks.ctx, true); err != nil {
-				ks.log.Warn("refreshing JWKS failed; keeping the old key set", zap.Error(err))
-			}
-		}()
-	}
-	return cur.set, nil
+// startLocked starts a fetch; ks.mu must be held. The result replaces the
+// current set on success and is remembered with its cause on failure.
+func (ks *keySource) startLocked() *flight[jwk.Set] {
+	f := newFlight[jwk.Set]()
+	ks.inflight = f
+	ks.lastAttempt = ks.cfg.Now()
+	go func() {
+		set, err := ks.fetch(ks.ctx)
+		ks.mu.Lock()
+		if err != nil {
+			ks.failed, ks.failedAt = err, ks.cfg.Now()
+		} else {
+			ks.current.Store(&keySet{set: set, at: ks.cfg.Now()})
+			ks.failed = nil
+		}
+		held := ks.current.Load() != nil
+		ks.inflight = nil
+		ks.mu.Unlock()
+		if err != nil {
+			ks.log.Warn("fetching the JWKS failed", zap.Bool("keeping_old_key_set", held), zap.Error(err))
+		}
+		f.finish(set, err)
+	}()
+	return f
 }
 
-// refetch fetches the JWKS anew. Unless force is set, it does so only when
-// the last attempt is older than JWKSRefetchInterval; otherwise it returns
-// the current set.
-func (ks *keySource) refetch(ctx context.Context, force bool) (jwk.Set, error) {
-	ks.mu.Lock()
+// keys returns the current key set. Without one it joins the fetch in
+// flight or starts one, unless the last fetch failed moments ago; an old
+// set is returned at once while a refresh runs in the background.
+func (ks *keySource) keys(ctx context.Context) (jwk.Set, error) {
+	cur := ks.current.Load()
 	now := ks.cfg.Now()
-	if !force && now.Sub(ks.lastAttempt) < ks.cfg.JWKSRefetchInterval {
+	if cur != nil {
+		if now.Sub(cur.at) > jwksRefresh {
+			ks.mu.Lock()
+			if ks.inflight == nil && now.Sub(ks.lastAttempt) >= ks.cfg.JWKSRefetchInterval {
+				ks.startLocked()
+			}
+			ks.mu.Unlock()
+		}
+		return cur.set, nil
+	}
+	ks.mu.Lock()
+	if cur := ks.current.Load(); cur != nil {
 		ks.mu.Unlock()
-		if cur := ks.current.Load(); cur != nil {
+		return cur.set, nil
+	}
+	f := ks.inflight
+	if f == nil {
+		if ks.failed != nil && now.Sub(ks.failedAt) < metadataRetryAfter {
+			// A fetch really failed just now: do not hammer the
+			// provider on every request, and say why.
+			cause, ago := ks.failed, now.Sub(ks.failedAt).Round(time.Millisecond)
+			ks.mu.Unlock()
+			return nil, fmt.Errorf("jwks: last fetch failed moments ago (%v), retrying after %v: %w", ago, metadataRetryAfter, cause)
+		}
+		f = ks.startLocked()
+	}
+	ks.mu.Unlock()
+	return f.wait(ctx, "jwks")
+}
+
+// forKid returns a key set after looking for kid anew: the set another
+// fetch brought in meanwhile, the result of the fetch in flight, or of a
+// new fetch if the refetch interval allows one; otherwise the current set.
+func (ks *keySource) forKid(ctx context.Context, kid string) (jwk.Set, error) {
+	ks.mu.Lock()
+	cur := ks.current.Load()
+	if cur != nil {
+		if _, found := cur.set.LookupKeyID(kid); found {
+			ks.mu.Unlock()
 			return cur.set, nil
 		}
-		return nil, fmt.Errorf("jwks: %w: no key set yet", ErrUnavailable)
 	}
-	if force && ks.current.Load() == nil && now.Sub(ks.lastAttempt) < metadataRetryAfter && !ks.lastAttempt.IsZero() {
-		// The provider just failed; do not hammer it on every request.
-		ks.mu.Unlock()
-		return nil, fmt.Errorf("jwks: %w: last fetch failed moments ago", ErrUnavailable)
-	}
-	ks.lastAttempt = now
-	ks.mu.Unlock()
-
-	v, err, _ := ks.group.Do("jwks", func() (any, error) {
-		set, err := ks.fetch(context.WithoutCancel(ctx))
-		if err != nil {
-			return nil, err
+	f := ks.inflight
+	if f == nil {
+		if ks.cfg.Now().Sub(ks.lastAttempt) < ks.cfg.JWKSRefetchInterval {
+			ks.mu.Unlock()
+			if cur == nil {
+				return nil, fmt.Errorf("jwks: %w: no key set yet", ErrUnavailable)
+			}
+			return cur.set, nil
 		}
-		ks.current.Store(&keySet{set: set, at: ks.cfg.Now()})
-		return set, nil
-	})
-	if err != nil {
-		return nil, err
+		f = ks.startLocked()
 	}
-	return v.(jwk.Set), nil
+	ks.mu.Unlock()
+	return f.wait(ctx, "jwks")
 }
 
 func (ks *keySource) fetch(ctx context.Context) (jwk.Set, error) {
@@ -175,6 +220,13 @@ func (ks *keySource) verify(ctx context.Context, token string) (Identity, error)
 	if !ok || !slices.Contains(ks.allowed, alg) {
 		return Identity{}, invalid("signing algorithm not allowed")
 	}
+	if want := ks.cfg.RequireTyp; want != "" {
+		// RFC 9068 §4: the typ header tells access tokens from ID
+		// tokens and other JWTs the same provider signs.
+		if typ, _ := hdr.Type(); !sameMediaType(typ, want) {
+			return Identity{}, invalid("not an access token (typ)")
+		}
+	}
 	kid, hasKid := hdr.KeyID()
 	// RFC 7515 §4.1.11: a recipient must reject a JWS whose "crit" names
 	// an extension it does not understand, and the gateway understands
@@ -187,27 +239,58 @@ func (ks *keySource) verify(ctx context.Context, token string) (Identity, error)
 	if err != nil {
 		return Identity{}, err
 	}
-	if !hasKid && set.Len() != 1 {
-		return Identity{}, invalid("token names no key id")
-	}
 	if hasKid {
-		if _, found := set.LookupKeyID(kid); !found {
-			// Maybe the provider rotated its keys: look again, but only
-			// as often as the refetch interval allows.
-			set, err = ks.refetch(ctx, false)
+		key, known := keyFor(set, kid, alg)
+		if !known {
+			// Maybe the provider rotated its keys: look again.
+			set, err = ks.forKid(ctx, kid)
 			if err != nil {
 				return Identity{}, err
 			}
-			if _, found := set.LookupKeyID(kid); !found {
+			if key, known = keyFor(set, kid, alg); !known {
 				return Identity{}, &InvalidTokenError{Reason: "unknown signing key", transient: true}
 			}
 		}
+		if key == nil {
+			return Identity{}, invalid("signing algorithm does not match the key")
+		}
+		return ks.verifyWith(token, alg, key)
 	}
+	if set.Len() != 1 {
+		return Identity{}, invalid("token names no key id")
+	}
+	key, _ := set.Key(0)
+	if ka, ok := key.Algorithm(); ok && ka.String() != alg.String() {
+		return Identity{}, invalid("signing algorithm does not match the key")
+	}
+	return ks.verifyWith(token, alg, key)
+}
 
+// keyFor finds the key kid for alg. known reports whether the set has a
+// key kid at all; key is nil when none of them may be used with alg (a
+// key whose JWK names its algorithm is used with no other).
+func keyFor(set jwk.Set, kid string, alg jwa.SignatureAlgorithm) (key jwk.Key, known bool) {
+	for i := range set.Len() {
+		k, _ := set.Key(i)
+		if id, ok := k.KeyID(); !ok || id != kid {
+			continue
+		}
+		known = true
+		if ka, ok := k.Algorithm(); ok && ka.String() != alg.String() {
+			continue
+		}
+		return k, true
+	}
+	return nil, known
+}
+
+// verifyWith checks the signature with exactly the header's algorithm and
+// the key found by kid (RFC 8725 §3.1): nothing is inferred from the key,
+// so a header cannot make an RS256 signature pass for PS256 or RS384.
+func (ks *keySource) verifyWith(token string, alg jwa.SignatureAlgorithm, key jwk.Key) (Identity, error) {
 	// Three steps, so each failure is named for what failed: the
 	// signature, the claims' syntax, or their values.
-	payload, err := jws.Verify([]byte(token),
-		jws.WithKeySet(set, jws.WithInferAlgorithmFromKey(true), jws.WithRequireKid(hasKid), jws.WithUseDefault(!hasKid)))
+	payload, err := jws.Verify([]byte(token), jws.WithKey(alg, key), jws.WithAlgorithmMatch(true))
 	if err != nil {
 		return Identity{}, invalid("signature verification failed")
 	}
@@ -219,6 +302,16 @@ func (ks *keySource) verify(ctx context.Context, token string) (Identity, error)
 		return Identity{}, jwtReason(err)
 	}
 	return identityFromJWT(tok)
+}
+
+// sameMediaType compares two JWS typ values as media types: case
+// insensitive, and "application/" may be left out (RFC 7515 §4.1.9).
+func sameMediaType(a, b string) bool {
+	norm := func(s string) string {
+		s = strings.ToLower(s)
+		return strings.TrimPrefix(s, "application/")
+	}
+	return a != "" && norm(a) == norm(b)
 }
 
 // jwtReason maps a jwx error to a short reason that never echoes the token.

@@ -22,7 +22,7 @@ import (
 // a JWKS it can rotate, and an introspection endpoint backed by a map. The
 // end-to-end tests use a real OpenID provider instead.
 type testProvider struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 
 	mu      sync.Mutex
@@ -33,9 +33,24 @@ type testProvider struct {
 
 	jwksFetches   atomic.Int64
 	introspecting atomic.Int64
+	discoveries   atomic.Int64
+
+	// jwksGate, when set, holds every JWKS answer until it is closed, so
+	// tests can pile requests onto a fetch in flight. jwksStatus, when
+	// not zero, is the status of the JWKS answer (a failing provider).
+	jwksGate   chan struct{}
+	jwksStatus int
+	// introDelay slows every introspection answer; introNow and introMax
+	// count concurrent introspection calls.
+	introDelay time.Duration
+	introNow   atomic.Int64
+	introMax   atomic.Int64
+	// introRaw, when set, is written as the introspection answer body
+	// instead of the JSON of the token's claims.
+	introRaw map[string]string
 }
 
-func newTestProvider(t *testing.T) *testProvider {
+func newTestProvider(t testing.TB) *testProvider {
 	t.Helper()
 	p := &testProvider{t: t, opaque: map[string]map[string]any{}, clientS: "gw-secret"}
 	p.addKey("k1")
@@ -44,6 +59,7 @@ func newTestProvider(t *testing.T) *testProvider {
 		if p.isDown(w) {
 			return
 		}
+		p.discoveries.Add(1)
 		json.NewEncoder(w).Encode(map[string]any{
 			"issuer":                 p.srv.URL,
 			"jwks_uri":               p.srv.URL + "/jwks",
@@ -56,6 +72,16 @@ func newTestProvider(t *testing.T) *testProvider {
 			return
 		}
 		p.jwksFetches.Add(1)
+		p.mu.Lock()
+		gate, status := p.jwksGate, p.jwksStatus
+		p.mu.Unlock()
+		if gate != nil {
+			<-gate
+		}
+		if status != 0 {
+			w.WriteHeader(status)
+			return
+		}
 		p.mu.Lock()
 		set := jwk.NewSet()
 		for _, k := range p.keys {
@@ -73,6 +99,18 @@ func newTestProvider(t *testing.T) *testProvider {
 			return
 		}
 		p.introspecting.Add(1)
+		n := p.introNow.Add(1)
+		defer p.introNow.Add(-1)
+		for {
+			m := p.introMax.Load()
+			if n <= m || p.introMax.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		p.mu.Lock()
+		delay := p.introDelay
+		p.mu.Unlock()
+		time.Sleep(delay)
 		id, secret, ok := r.BasicAuth()
 		if !ok || id != "gateway" || secret != p.clientS {
 			w.WriteHeader(http.StatusUnauthorized)
@@ -81,7 +119,12 @@ func newTestProvider(t *testing.T) *testProvider {
 		r.ParseForm()
 		p.mu.Lock()
 		claims, found := p.opaque[r.PostForm.Get("token")]
+		raw, isRaw := p.introRaw[r.PostForm.Get("token")]
 		p.mu.Unlock()
+		if isRaw {
+			w.Write([]byte(raw))
+			return
+		}
 		if !found {
 			claims = map[string]any{"active": false}
 		}
@@ -177,6 +220,46 @@ func (p *testProvider) sign(claims map[string]any, kid string) string {
 		p.t.Fatal(err)
 	}
 	return string(signed)
+}
+
+// holdJWKS makes JWKS answers wait until the returned function is called.
+func (p *testProvider) holdJWKS() (release func()) {
+	gate := make(chan struct{})
+	p.mu.Lock()
+	p.jwksGate = gate
+	p.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.mu.Lock()
+			p.jwksGate = nil
+			p.mu.Unlock()
+			close(gate)
+		})
+	}
+}
+
+func (p *testProvider) setJWKSStatus(status int) {
+	p.mu.Lock()
+	p.jwksStatus = status
+	p.mu.Unlock()
+}
+
+func (p *testProvider) setIntrospectionDelay(d time.Duration) {
+	p.mu.Lock()
+	p.introDelay = d
+	p.mu.Unlock()
+}
+
+// addRawIntrospection makes the provider answer the introspection of
+// token with body, verbatim.
+func (p *testProvider) addRawIntrospection(token, body string) {
+	p.mu.Lock()
+	if p.introRaw == nil {
+		p.introRaw = map[string]string{}
+	}
+	p.introRaw[token] = body
+	p.mu.Unlock()
 }
 
 func (p *testProvider) addOpaque(token string, claims map[string]any) {

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -98,12 +99,18 @@ type Config struct {
 	// introspection is not configured. UserinfoURL overrides discovery.
 	Userinfo    bool
 	UserinfoURL string
+	// MaxConcurrentIntrospections caps the introspection calls in flight
+	// at once, so a flood of random tokens cannot flood the provider.
+	// Default 8.
+	MaxConcurrentIntrospections int
 	// CacheTTL is the longest a positive result is trusted (never past the
 	// token's exp). Default 5m.
 	CacheTTL time.Duration
 	// NegativeTTL is how long a rejection is remembered. Default 30s.
 	NegativeTTL time.Duration
-	// CacheSize bounds the number of cached results. Default 100000.
+	// CacheSize bounds the number of cached identities, and separately
+	// the number of cached rejections, so rejections never evict
+	// identities. Default 100000.
 	CacheSize int
 	// Leeway is the clock skew tolerated for exp, nbf and iat. Default 30s.
 	Leeway time.Duration
@@ -111,6 +118,11 @@ type Config struct {
 	// by unknown key ids, so a flood of random kids cannot hammer the
 	// provider. Default 10s.
 	JWKSRefetchInterval time.Duration
+	// RequireTyp, when set, is the JWS typ header every JWT must carry
+	// (RFC 9068: "at+jwt"), compared case-insensitively and with or
+	// without the "application/" prefix, so ID tokens and other JWTs
+	// signed by the same provider are refused.
+	RequireTyp string
 	// AllowedAlgorithms are the JWS algorithms accepted. Default: the
 	// asymmetric ones (RS*, PS*, ES*, EdDSA); HMAC and none are never
 	// accepted.
@@ -137,6 +149,31 @@ type Verifier struct {
 	intro  *introspector
 	uinfo  *userinfoClient
 	closer context.CancelFunc
+
+	// flights are the verifications in progress by token hash, so
+	// concurrent first uses of one token cost one verification.
+	fmu     sync.Mutex
+	flights map[[32]byte]*tokenFlight
+	// slots caps the provider calls for opaque tokens in flight.
+	slots chan struct{}
+}
+
+// flightTimeout bounds one verification shared by concurrent requests,
+// waiting for a free introspection slot included.
+const flightTimeout = 30 * time.Second
+
+// tokenFlight is one verification of a token that requests join.
+type tokenFlight struct {
+	f       *flight[verdict]
+	waiters int
+	cancel  context.CancelFunc
+}
+
+// verdict is a verification's outcome.
+type verdict struct {
+	id     Identity
+	cached bool
+	err    error
 }
 
 // New returns a Verifier. It does not contact the provider: discovery and
@@ -175,6 +212,9 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 100000
 	}
+	if cfg.MaxConcurrentIntrospections <= 0 {
+		cfg.MaxConcurrentIntrospections = 8
+	}
 	if cfg.Leeway <= 0 {
 		cfg.Leeway = 30 * time.Second
 	}
@@ -202,15 +242,16 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.Client == nil && cfg.ClientID != "" {
 		cfg.Client = StaticClient{ID: cfg.ClientID, Secret: cfg.ClientSecret}
 	}
-	v := &Verifier{cfg: cfg, log: cfg.Logger, closer: cancel}
-	v.meta = newMetadataSource(cfg.Issuer, cfg.HTTPClient, cfg.Now)
+	v := &Verifier{cfg: cfg, log: cfg.Logger, closer: cancel, flights: map[[32]byte]*tokenFlight{},
+		slots: make(chan struct{}, cfg.MaxConcurrentIntrospections)}
+	v.meta = newMetadataSource(ctx, cfg.Issuer, cfg.HTTPClient, cfg.Now)
 	jwks, err := newKeySource(ctx, v.meta, cfg)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
 	v.jwks = jwks
-	cache, err := newResultCache(cfg.CacheSize)
+	cache, err := newResultCache(cfg.CacheSize, cfg.CacheSize)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -249,15 +290,73 @@ func (v *Verifier) VerifyCached(ctx context.Context, token string) (Identity, bo
 		return Identity{}, false, invalid("token too long")
 	}
 	key := sha256.Sum256([]byte(token))
-	now := v.cfg.Now()
-	if e, ok := v.cache.get(key, now); ok {
-		if e.reason != "" {
-			return Identity{}, true, &InvalidTokenError{Reason: e.reason}
+	if e, ok := v.cache.get(key, v.cfg.Now()); ok {
+		return e.identity()
+	}
+	r := v.shared(ctx, key, token)
+	return r.id, r.cached, r.err
+}
+
+// identity turns a cache entry into VerifyCached's results.
+func (e cacheEntry) identity() (Identity, bool, error) {
+	if e.reason != "" {
+		return Identity{}, true, &InvalidTokenError{Reason: e.reason}
+	}
+	return e.id, true, nil
+}
+
+// shared joins the verification of the token in flight, or starts one.
+// The verification runs under its own deadline, detached from the request
+// that started it; each request waits only as long as its own context
+// allows, and when every request waiting for a verification has gone, the
+// verification is called off (a flood of abandoned requests does not turn
+// into calls to the provider).
+func (v *Verifier) shared(ctx context.Context, key [32]byte, token string) verdict {
+	v.fmu.Lock()
+	tf := v.flights[key]
+	if tf == nil {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flightTimeout)
+		tf = &tokenFlight{f: newFlight[verdict](), cancel: cancel}
+		v.flights[key] = tf
+		go func() {
+			defer cancel()
+			r := v.verifyAndCache(fctx, key, token)
+			v.fmu.Lock()
+			if v.flights[key] == tf {
+				delete(v.flights, key)
+			}
+			v.fmu.Unlock()
+			tf.f.finish(r, nil)
+		}()
+	}
+	tf.waiters++
+	v.fmu.Unlock()
+	r, err := tf.f.wait(ctx, "verify")
+	if err != nil {
+		v.fmu.Lock()
+		if tf.waiters--; tf.waiters == 0 {
+			tf.cancel()
+			if v.flights[key] == tf {
+				delete(v.flights, key)
+			}
 		}
-		return e.id, true, nil
+		v.fmu.Unlock()
+		return verdict{err: err}
+	}
+	return r
+}
+
+// verifyAndCache verifies the token and remembers the outcome, unless it
+// is a transient rejection or the provider could not be asked.
+func (v *Verifier) verifyAndCache(ctx context.Context, key [32]byte, token string) verdict {
+	// A verification that finished between the caller's cache lookup and
+	// this flight's start has left its result.
+	if e, ok := v.cache.get(key, v.cfg.Now()); ok {
+		id, cached, err := e.identity()
+		return verdict{id: id, cached: cached, err: err}
 	}
 	id, err := v.verify(ctx, token)
-	now = v.cfg.Now()
+	now := v.cfg.Now()
 	var inv *InvalidTokenError
 	switch {
 	case err == nil:
@@ -269,21 +368,28 @@ func (v *Verifier) VerifyCached(ctx context.Context, token string) (Identity, bo
 	case errors.As(err, &inv) && !inv.transient:
 		v.cache.put(key, cacheEntry{reason: inv.Reason, until: now.Add(v.cfg.NegativeTTL)})
 	}
-	return id, false, err
+	return verdict{id: id, err: err}
 }
 
 func (v *Verifier) verify(ctx context.Context, token string) (Identity, error) {
 	if looksLikeJWT(token) {
 		return v.jwks.verify(ctx, token)
 	}
-	switch {
-	case v.intro != nil:
-		return v.intro.introspect(ctx, token)
-	case v.uinfo != nil:
-		return v.uinfo.lookup(ctx, token)
-	default:
+	if v.intro == nil && v.uinfo == nil {
 		return Identity{}, invalid("opaque tokens are not accepted: introspection is not configured")
 	}
+	// Each opaque token the gateway has not seen costs a call to the
+	// provider, so only so many run at once whoever sends the tokens.
+	select {
+	case v.slots <- struct{}{}:
+		defer func() { <-v.slots }()
+	case <-ctx.Done():
+		return Identity{}, fmt.Errorf("introspect: %w: no free introspection slot: %w", ErrUnavailable, context.Cause(ctx))
+	}
+	if v.intro != nil {
+		return v.intro.introspect(ctx, token)
+	}
+	return v.uinfo.lookup(ctx, token)
 }
 
 // CacheLen is the number of cached results, for tests and metrics.
