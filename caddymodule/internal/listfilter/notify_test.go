@@ -1,0 +1,42 @@
+package listfilter
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestReadNotification(t *testing.T) {
+	for _, tt := range []struct {
+		data string
+		want Notification
+	}{
+		{`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"secret://doc"}}`, Notification{Method: "notifications/resources/updated", URI: "secret://doc"}},
+		{`{"jsonrpc":"2.0","method":"notifications/tasks/status","params":{"taskId":"t1","status":"working"}}`, Notification{Method: "notifications/tasks/status", TaskID: "t1"}},
+		{`{"jsonrpc":"2.0","id":3,"method":"elicitation/create","params":{"message":"m"}}`, Notification{Method: "elicitation/create"}},
+		{`{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}`, Notification{Method: "notifications/tools/list_changed"}},
+		{`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"demo://a","URI":"secret://doc"}}`, Notification{Ambiguous: true}},
+		{`{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"demo://a","uri":"secret://doc"}}`, Notification{Ambiguous: true}},
+		{`{"jsonrpc":"2.0","method":"x","Method":"notifications/resources/updated"}`, Notification{Ambiguous: true}},
+	} {
+		if got := readNotification([]byte(tt.data)); got != tt.want {
+			t.Errorf("readNotification(%s) = %+v, want %+v", tt.data, got, tt.want)
+		}
+	}
+}
+
+// TestSSENotify: notifications Notify refuses are dropped from a stream,
+// keeping their event id; the others and the responses pass.
+func TestSSENotify(t *testing.T) {
+	var out bytes.Buffer
+	rw := &Rewriter{Allow: func(Item) bool { return true }, Notify: func(n Notification) bool { return n.URI != "secret://doc" }}
+	s := NewSSEWriter(&out, rw)
+	in := "id: 1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/resources/updated\",\"params\":{\"uri\":\"secret://doc\"}}\n\n" +
+		"id: 2\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/resources/updated\",\"params\":{\"uri\":\"demo://a\"}}\n\n"
+	if _, err := s.Write([]byte(in)); err != nil {
+		t.Fatal(err)
+	}
+	want := "id: 1\n\nid: 2\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/resources/updated\",\"params\":{\"uri\":\"demo://a\"}}\n\n"
+	if out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}
