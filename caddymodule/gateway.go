@@ -357,7 +357,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !g.originAllowed(r) {
 		return g.writeError(w, http.StatusForbidden, "origin not allowed")
 	}
-	corsHeaders(w, r)
+	w = ownCORS(w, r)
 	if isPreflight(r) {
 		return preflight(w, r)
 	}
