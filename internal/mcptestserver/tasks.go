@@ -17,7 +17,7 @@ import (
 // another's must sit in front of it.
 const (
 	ToolSecret = "secret_tool" // admin; answers "SECRET-RESULT for <query>"
-	ToolSlow   = "slow_tool"   // admin; runs until cancelled (or 2 minutes)
+	ToolSlow   = "slow_tool"   // admin; runs 20 s unless cancelled
 	ToolPublic = "public_tool" // notes:read; answers "PUBLIC-RESULT for <query>"
 	ToolAsk    = "ask_user"    // notes:read; elicits an answer from its caller and returns it
 )
@@ -102,12 +102,13 @@ func taskToolHandler(name string) server.ToolHandlerFunc {
 		case ToolPublic:
 			return mcp.NewToolResultText("PUBLIC-RESULT for " + query), nil
 		case ToolSlow:
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(2 * time.Minute):
-				return mcp.NewToolResultText("SLOW-RESULT for " + query), nil
-			}
+			// mcp-go runs a tool as a task under the context of the request
+			// that created it, which ends with that request's response: the
+			// handler must not stop with it, or no task would stay
+			// "working" to be cancelled. tasks/cancel marks the task
+			// cancelled whatever the handler does.
+			time.Sleep(20 * time.Second)
+			return mcp.NewToolResultText("SLOW-RESULT for " + query), nil
 		case ToolAsk:
 			res, err := server.ServerFromContext(ctx).RequestElicitation(ctx, mcp.ElicitationRequest{
 				Params: mcp.ElicitationParams{

@@ -90,8 +90,16 @@ func TestTasksBoundToSubject(t *testing.T) {
 	if ids := taskIDs(t, list(mallory)); slices.Contains(ids, secret) || slices.Contains(ids, slow) || slices.Contains(ids, public) {
 		t.Errorf("mallory's tasks/list shows alice's tasks: %v", ids)
 	}
-	notFound("mallory tasks/result", task(mallory, "tasks/result", secret))
-	notFound("mallory tasks/result in a legacy session", e.legacy(t, mallory, mallorySID, rpc("6", "tasks/result", map[string]any{"taskId": secret})))
+	// tasks/result was removed in 2026-07-28 too; mcp-go's legacy sessions
+	// still have it.
+	legacyResult := func(tok, id string) rpcReply {
+		sid := aliceSID
+		if tok == mallory {
+			sid = mallorySID
+		}
+		return e.legacy(t, tok, sid, rpc("6", "tasks/result", map[string]any{"taskId": id}))
+	}
+	notFound("mallory tasks/result", legacyResult(mallory, secret))
 	notFound("mallory tasks/get", task(mallory, "tasks/get", secret))
 	notFound("mallory tasks/cancel", task(mallory, "tasks/cancel", slow))
 	notFound("unknown task id", task(alice, "tasks/get", "00000000-0000-4000-8000-000000000000"))
@@ -103,17 +111,18 @@ func TestTasksBoundToSubject(t *testing.T) {
 	}
 
 	// The creator with a token lacking the tool's scope: the tool's challenge.
-	r := task(aliceLow, "tasks/result", secret)
-	if r.status != http.StatusForbidden || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="insufficient_scope"`) ||
-		!strings.Contains(r.header.Get("WWW-Authenticate"), "admin") || strings.Contains(r.body, "SECRET-RESULT") {
-		t.Errorf("tasks/result with a token lacking admin: %d %q %s, want the 403 challenge", r.status, r.header.Get("WWW-Authenticate"), r.body)
+	for _, r := range []rpcReply{legacyResult(aliceLow, secret), task(aliceLow, "tasks/get", secret)} {
+		if r.status != http.StatusForbidden || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="insufficient_scope"`) ||
+			!strings.Contains(r.header.Get("WWW-Authenticate"), "admin") || strings.Contains(r.body, "SECRET-RESULT") {
+			t.Errorf("tasks/result or tasks/get with a token lacking admin: %d %q %s, want the 403 challenge", r.status, r.header.Get("WWW-Authenticate"), r.body)
+		}
 	}
 	if ids := taskIDs(t, list(aliceLow)); !slices.Equal(ids, []string{public}) {
 		t.Errorf("tasks/list with notes:read only: %v, want only the public task %s", ids, public)
 	}
 
 	// The creator with the scope: unchanged.
-	if r := task(alice, "tasks/result", secret); !strings.Contains(string(r.Result), "SECRET-RESULT for alice-private-query") {
+	if r := legacyResult(alice, secret); !strings.Contains(string(r.Result), "SECRET-RESULT for alice-private-query") {
 		t.Errorf("alice's tasks/result: %d %s", r.status, r.body)
 	}
 	ids := taskIDs(t, list(alice))
