@@ -95,6 +95,10 @@ func Check(uri string) error {
 			return &Error{ErrSchemeCase}
 		}
 		rest = uri[i+1:]
+	} else if strings.HasPrefix(uri, "//") {
+		// Without a scheme, readers disagree whether "//" starts an
+		// authority (RFC 3986) or a path (Go's url.Parse for "///").
+		return &Error{ErrEmptySegment}
 	}
 	if j := strings.IndexAny(rest, "?#"); j >= 0 {
 		rest = rest[:j]

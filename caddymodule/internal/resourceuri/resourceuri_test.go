@@ -43,6 +43,8 @@ func TestCheck(t *testing.T) {
 		{"demo://a/\u2028", ErrControl},
 		{"demo://a/\xff", ErrControl},
 		{"", ErrEmpty},
+		{"///", ErrEmptySegment},
+		{"//host/x", ErrEmptySegment},
 		{"nc://notes/x?q=..", nil}, // a query is not a path
 	} {
 		err := Check(tt.uri)
