@@ -40,3 +40,43 @@ func TestSSENotify(t *testing.T) {
 		t.Errorf("got %q, want %q", out.String(), want)
 	}
 }
+
+// TestTasksList: tasks/list entries are filtered by their taskId.
+func TestTasksList(t *testing.T) {
+	rw := &Rewriter{Allow: func(it Item) bool { return it.List == Tasks && it.TaskID == "mine" }}
+	out, err := rw.RewriteJSON([]byte(`{"jsonrpc":"2.0","id":1,"result":{"tasks":[{"taskId":"theirs","status":"working"},{"taskId":"mine","status":"completed"}],"nextCursor":"c"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"jsonrpc":"2.0","id":1,"result":{"tasks":[{"taskId":"mine","status":"completed"}],"nextCursor":"c"}}`
+	if string(out) != want {
+		t.Errorf("got %s, want %s", out, want)
+	}
+	if _, err := rw.RewriteJSON([]byte(`{"jsonrpc":"2.0","id":1,"result":{"tasks":[{"taskId":"theirs","TaskId":"mine"}]}}`)); err == nil {
+		t.Error("a case-variant taskId was not refused")
+	}
+	if l, ok := ListFor("tasks/list"); !ok || l != Tasks {
+		t.Errorf("ListFor(tasks/list) = %q, %v", l, ok)
+	}
+}
+
+// TestOnResult: the hook sees each response with a result, JSON or SSE,
+// and no error response.
+func TestOnResult(t *testing.T) {
+	var seen []string
+	rw := &Rewriter{Allow: func(Item) bool { return true }, OnResult: func(b []byte) { seen = append(seen, string(b)) }}
+	if _, err := rw.RewriteJSON([]byte(`{"jsonrpc":"2.0","id":1,"result":{"task":{"taskId":"t1"}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rw.RewriteJSON([]byte(`{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	s := NewSSEWriter(&out, rw)
+	if _, err := s.Write([]byte("data: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"task\":{\"taskId\":\"t2\"}}}\n\n")); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || !bytes.Contains([]byte(seen[0]), []byte("t1")) || !bytes.Contains([]byte(seen[1]), []byte("t2")) {
+		t.Errorf("OnResult saw %q", seen)
+	}
+}
