@@ -103,6 +103,7 @@ func (g *Gateway) writeError(w http.ResponseWriter, status int, msg string) erro
 const (
 	codeInvalidRequest = rpcmessage.CodeInvalidRequest
 	codeMethodNotFound = -32601
+	codeInvalidParams  = -32602
 	codeUnauthorized   = -32001
 	codeForbidden      = -32003
 	codeUnavailable    = -32004

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/caddymodule/internal/listfilter"
+	"github.com/scopegate/scopegate/caddymodule/internal/resourceuri"
 	"github.com/scopegate/scopegate/caddymodule/internal/rpcmessage"
 	"github.com/scopegate/scopegate/caddymodule/internal/scopecatalog"
 	"github.com/scopegate/scopegate/caddymodule/internal/tokenverifier"
@@ -28,12 +29,10 @@ const catalogWait = 5 * time.Second
 // passMethods need no scope beyond a valid token: session set-up,
 // liveness, and plumbing that names no tool, resource or prompt.
 var passMethods = map[string]bool{
-	"initialize":           true,
-	"server/discover":      true,
-	"ping":                 true,
-	"completion/complete":  true,
-	"logging/setLevel":     true,
-	"subscriptions/listen": true,
+	"initialize":       true,
+	"server/discover":  true,
+	"ping":             true,
+	"logging/setLevel": true,
 }
 
 // verdicts of a decision, a bounded label set.
@@ -42,6 +41,8 @@ const (
 	verdictInsufficient = "insufficient_scope"
 	verdictUnknown      = "unknown"
 	verdictMethod       = "method_not_allowed"
+	verdictNotFound     = "not_found"      // a task id not bound to the subject
+	verdictInvalid      = "invalid_params" // a target the gateway cannot judge
 )
 
 // decision is what the gateway concluded about one message.
@@ -52,6 +53,9 @@ type decision struct {
 	required []string
 	missing  []string
 	list     bool // a list whose response is rewritten
+	task     bool // a task-augmented tools/call: its response creates a task
+	stream   bool // a subscriptions/listen stream: notifications filtered
+	reason   string
 }
 
 // readMessage reads and classifies the body of a POST. On failure the
@@ -93,23 +97,49 @@ func (g *Gateway) decide(msg rpcmessage.Message, id tokenverifier.Identity) deci
 	if msg.Kind == rpcmessage.KindResponse {
 		return decision{verdict: verdictAllow} // answers to server requests
 	}
-	var d decision
 	switch msg.Method {
 	case "tools/call":
-		d.kind, d.target = scopecatalog.Tool, msg.Name
-	case "resources/read":
-		d.kind, d.target = scopecatalog.Resource, msg.URI
+		d := g.judge(scopecatalog.Tool, msg.Name, id)
+		d.task = msg.HasTask
+		return d
+	case "resources/read", "resources/subscribe", "resources/unsubscribe":
+		if modernEra(msg) && msg.Method != "resources/read" {
+			// Removed in 2026-07-28 (subscriptions/listen replaces them).
+			return decision{verdict: verdictMethod, target: msg.Method}
+		}
+		return g.judge(scopecatalog.Resource, msg.URI, id)
 	case "prompts/get":
-		d.kind, d.target = scopecatalog.Prompt, msg.Name
-	default:
-		if _, isList := listfilter.ListFor(msg.Method); isList {
-			return decision{verdict: verdictAllow, list: true}
+		return g.judge(scopecatalog.Prompt, msg.Name, id)
+	}
+	if d, ok := g.decideIndirect(msg, id); ok {
+		return d
+	}
+	if _, isList := listfilter.ListFor(msg.Method); isList {
+		return decision{verdict: verdictAllow, list: true}
+	}
+	if passMethods[msg.Method] || g.allowMethods[msg.Method] || strings.HasPrefix(msg.Method, "notifications/") {
+		return decision{verdict: verdictAllow}
+	}
+	return decision{verdict: verdictMethod, target: msg.Method}
+}
+
+// modernEra reports a message of MCP 2026-07-28 or later, by the protocol
+// version its _meta carries (dates compare as strings).
+func modernEra(msg rpcmessage.Message) bool {
+	return msg.ProtocolVersion >= modernProtocol
+}
+
+// judge decides whether id may use the tool, resource or prompt target.
+// A resource uri must be in normal form first (see package resourceuri):
+// the rules are matched against it byte for byte, and a server may read
+// another spelling as another resource.
+func (g *Gateway) judge(kind scopecatalog.Kind, target string, id tokenverifier.Identity) decision {
+	d := decision{kind: kind, target: target}
+	if kind == scopecatalog.Resource {
+		if err := resourceuri.Check(target); err != nil {
+			d.verdict, d.reason = verdictInvalid, err.Error()
+			return d
 		}
-		if passMethods[msg.Method] || g.allowMethods[msg.Method] ||
-			strings.HasPrefix(msg.Method, "notifications/") || strings.HasPrefix(msg.Method, "tasks/") {
-			return decision{verdict: verdictAllow}
-		}
-		return decision{verdict: verdictMethod, target: msg.Method}
 	}
 	cd := g.catalog.Decide(d.kind, d.target, id.Scopes)
 	if !cd.Known && d.kind == scopecatalog.Tool {
@@ -151,8 +181,24 @@ func (g *Gateway) refuse(w http.ResponseWriter, msg rpcmessage.Message, id token
 		// No scope would help: no step-up challenge.
 		return writeJSONRPCError(w, http.StatusForbidden, msg.ID, codeForbidden,
 			fmt.Sprintf("%s %q is not known to the gateway (no declared scopes and no rule)", d.kind, d.target))
+	case verdictNotFound:
+		// As the server answers an unknown task: whether the id exists,
+		// and for whom, stays unknown. 2026-07-28 maps -32602 to 400.
+		status := http.StatusOK
+		if modernEra(msg) {
+			status = http.StatusBadRequest
+		}
+		return writeJSONRPCError(w, status, msg.ID, codeInvalidParams, "task not found")
+	case verdictInvalid:
+		return writeJSONRPCError(w, http.StatusBadRequest, msg.ID, codeInvalidParams, d.reason)
 	default:
-		return writeJSONRPCError(w, http.StatusForbidden, msg.ID, codeMethodNotFound,
+		// 2026-07-28 (SEP-2575) answers a method the server does not
+		// implement with 404; earlier revisions prescribe no status.
+		status := http.StatusForbidden
+		if modernEra(msg) {
+			status = http.StatusNotFound
+		}
+		return writeJSONRPCError(w, status, msg.ID, codeMethodNotFound,
 			fmt.Sprintf("method %q is not allowed through the gateway", d.target))
 	}
 }
@@ -162,6 +208,7 @@ func (g *Gateway) refuse(w http.ResponseWriter, msg rpcmessage.Message, id token
 func (g *Gateway) listRewriter(msg rpcmessage.Message, id tokenverifier.Identity) *listfilter.Rewriter {
 	return &listfilter.Rewriter{
 		RequestID: msg.ID,
+		Notify:    func(n listfilter.Notification) bool { return g.notificationAllowed(n, id) },
 		Observe: func(list listfilter.List, items []listfilter.Item) {
 			if list == listfilter.Tools {
 				g.learn(items)
@@ -177,6 +224,8 @@ func (g *Gateway) listRewriter(msg rpcmessage.Message, id tokenverifier.Identity
 				return g.catalog.Decide(scopecatalog.Resource, it.URITemplate, id.Scopes).Allowed
 			case listfilter.Prompts:
 				return g.catalog.Decide(scopecatalog.Prompt, it.Name, id.Scopes).Allowed
+			case listfilter.Tasks:
+				return g.taskVisible(it.TaskID, id)
 			}
 			return false
 		},

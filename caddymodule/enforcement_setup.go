@@ -68,6 +68,9 @@ func (g *Gateway) setupEnforcement(ctx caddy.Context) error {
 		return fmt.Errorf("mcp_gateway: sessions: %w", err)
 	}
 	g.sessions, g.sessionKey = v.(pooledSessions).Store, key
+	if err := g.setupTasks(); err != nil {
+		return fmt.Errorf("mcp_gateway: tasks: %w", err)
+	}
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/scopegate/scopegate/caddymodule/internal/rpcmessage"
 	"github.com/scopegate/scopegate/caddymodule/internal/scopecatalog"
 	"github.com/scopegate/scopegate/caddymodule/internal/sessionbind"
+	"github.com/scopegate/scopegate/caddymodule/internal/taskbind"
 	"github.com/scopegate/scopegate/caddymodule/internal/tokenverifier"
 )
 
@@ -159,6 +160,8 @@ type Gateway struct {
 	discoverer   *scopecatalog.Discoverer
 	sessions     *sessionbind.Store
 	sessionKey   string
+	tasks        *taskbind.Store
+	taskKey      string
 	disc         *discoveryState
 }
 
@@ -347,6 +350,7 @@ func (g *Gateway) Cleanup() error {
 			g.logger.Warn("releasing the session store", zap.Error(err))
 		}
 	}
+	g.releaseTasks()
 	if g.verifier != nil {
 		return g.verifier.Close()
 	}
@@ -372,7 +376,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !g.originAllowed(r) {
 		return g.writeError(w, http.StatusForbidden, "origin not allowed")
 	}
-	corsHeaders(w, r)
+	w = ownCORS(w, r)
 	if isPreflight(r) {
 		return preflight(w, r)
 	}
@@ -439,10 +443,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // notifications/tools/list_changed.
 func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, msg rpcmessage.Message, id tokenverifier.Identity, d decision) error {
 	switch {
-	case d.list:
+	case d.list || d.task || d.stream:
 		// Compressed bodies cannot be filtered: ask for plain ones.
 		r.Header.Del("Accept-Encoding")
-		lw := listfilter.NewResponseWriter(w, g.listRewriter(msg, id))
+		out := w
+		if !d.list {
+			out = g.watch(w) // a tool's or a listening stream's notifications
+		}
+		lw := listfilter.NewResponseWriter(out, g.streamRewriter(msg, id, d))
 		if err := next.ServeHTTP(lw, r); err != nil {
 			return err
 		}

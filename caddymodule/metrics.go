@@ -102,6 +102,7 @@ var methodLabels = map[string]bool{
 	"resources/list": true, "resources/templates/list": true, "resources/read": true,
 	"prompts/list": true, "prompts/get": true,
 	"completion/complete": true, "logging/setLevel": true, "subscriptions/listen": true,
+	"resources/subscribe": true, "resources/unsubscribe": true,
 }
 
 // decided records one decision.

@@ -154,11 +154,11 @@ func TestUnicodeEscapedMethod(t *testing.T) {
 	// Escapes that decode to a different method are that method, unknown.
 	cases = append(cases,
 		refusal{name: "dotless i is another method", body: `{"jsonrpc":"2.0","id":1,"method":"tools/cal\u0131","params":{"name":"echo_write",` + meta + `}}`,
-			status: http.StatusForbidden, code: -32601, id: "1"},
+			status: http.StatusNotFound, code: -32601, id: "1"},
 		refusal{name: "escaped NUL is another method", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call\u0000","params":{"name":"echo_write",` + meta + `}}`,
-			status: http.StatusForbidden, code: -32601, id: "1"},
+			status: http.StatusNotFound, code: -32601, id: "1"},
 		refusal{name: "fullwidth solidus is another method", body: `{"jsonrpc":"2.0","id":1,"method":"tools\uff0fcall","params":{"name":"echo_write",` + meta + `}}`,
-			status: http.StatusForbidden, code: -32601, id: "1"},
+			status: http.StatusNotFound, code: -32601, id: "1"},
 	)
 	checkRefusals(t, e, tok, cases)
 
@@ -295,8 +295,10 @@ func TestUnknownTool(t *testing.T) {
 }
 
 // TestUnknownMethod: a method the gateway does not know is refused with
-// 403 and JSON-RPC -32601, requests and notifications alike; allow_method
-// lets a named one through; the pass-through methods pass.
+// JSON-RPC -32601 — in the 2026-07-28 era of these messages with HTTP 404,
+// as that revision answers a method a server does not implement —
+// requests and notifications alike; allow_method lets a named one through;
+// the pass-through methods pass.
 func TestUnknownMethod(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{gatewayExtra: "allow_method custom/echo"})
@@ -305,11 +307,11 @@ func TestUnknownMethod(t *testing.T) {
 	for i, m := range []string{"tools/delete", "sampling/createMessage", "roots/list", "elicitation/create", "custom/echo2", "Tools/call", "TOOLS/LIST", "tools/call/", " tools/call", "resources/subscribe", "x"} {
 		id := fmt.Sprint(i + 1)
 		cases = append(cases, refusal{name: m, body: modernMessage(id, m, map[string]any{"name": "echo_write"}),
-			status: http.StatusForbidden, code: -32601, id: id})
+			status: http.StatusNotFound, code: -32601, id: id})
 	}
 	checkRefusals(t, e, tok, cases)
 
-	for _, m := range []string{"custom/echo", "ping", "server/discover", "completion/complete", "logging/setLevel", "tasks/list", "notifications/roots/list_changed"} {
+	for _, m := range []string{"custom/echo", "ping", "server/discover", "logging/setLevel", "tasks/list", "notifications/roots/list_changed"} {
 		t.Run("passes "+m, func(t *testing.T) {
 			before := e.forwarded()
 			id := "42"

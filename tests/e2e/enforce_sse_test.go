@@ -401,8 +401,15 @@ func TestResourceAndPromptRules(t *testing.T) {
 		})
 	}
 	// A client-chosen uri lands in the challenge: it must not break the
-	// header's syntax nor add parameters.
+	// header's syntax nor add parameters. Uris out of normal form (spaces,
+	// controls, backslashes) are refused with 400 before any challenge.
 	for _, uri := range []string{`files://x", scope="everything`, "files://a\r\nX-Injected: 1", `files://\\"`, "files://é\u0000\u007f"} {
+		r := e.post(t, tok, modernMessage("9", "resources/read", map[string]any{"uri": uri}))
+		if r.status != http.StatusBadRequest || r.header.Get("X-Injected") != "" || r.header.Get("WWW-Authenticate") != "" {
+			t.Fatalf("uri %q: %s, want 400 without a challenge", uri, statusOf(r))
+		}
+	}
+	for _, uri := range []string{`files://x",scope="everything`, `files://x"error="invalid_token`, "files://é\"é"} {
 		r := e.post(t, tok, modernMessage("9", "resources/read", map[string]any{"uri": uri}))
 		if r.status != http.StatusForbidden || r.header.Get("X-Injected") != "" {
 			t.Fatalf("uri %q: %s", uri, statusOf(r))

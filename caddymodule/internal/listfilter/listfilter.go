@@ -30,6 +30,8 @@ const (
 	Resources         List = "resources"
 	ResourceTemplates List = "resourceTemplates"
 	Prompts           List = "prompts"
+	// Tasks is the list of tasks/list (MCP tasks, 2025-11-25).
+	Tasks List = "tasks"
 )
 
 // ListFor returns the list a list method answers with; false for other
@@ -44,6 +46,8 @@ func ListFor(method string) (List, bool) {
 		return ResourceTemplates, true
 	case "prompts/list":
 		return Prompts, true
+	case "tasks/list":
+		return Tasks, true
 	}
 	return "", false
 }
@@ -58,6 +62,8 @@ type Item struct {
 	URI string
 	// URITemplate is a resource template's uriTemplate.
 	URITemplate string
+	// TaskID is a task's taskId.
+	TaskID string
 	// Meta is the entry's raw _meta object, or nil. The scope catalog reads
 	// "scopegate/scopes" from it.
 	Meta json.RawMessage
@@ -78,6 +84,13 @@ type Rewriter struct {
 	// request carried it. It is echoed in the error that replaces a response
 	// whose own id cannot be read; nil means null.
 	RequestID json.RawMessage
+	// Notify, if not nil, is asked about every request or notification a
+	// stream carries (see Notification); those it returns false for are
+	// dropped. Their event's id and retry fields still pass.
+	Notify func(Notification) bool
+	// OnResult, if not nil, is called with every response that has a
+	// result, as received, before it is passed on.
+	OnResult func(body []byte)
 
 	page *pageState // set by ReadPage only
 }
@@ -124,8 +137,8 @@ func errorBody(id json.RawMessage, message string) []byte {
 // may repeat: no decision depends on them.
 var (
 	topMembers    = members("jsonrpc", "id", "method", "result", "error")
-	resultMembers = members("tools", "resources", "resourceTemplates", "prompts", "cacheScope", "ttlMs", "nextCursor")
-	itemMembers   = members("name", "uri", "uriTemplate", "_meta")
+	resultMembers = members("tools", "resources", "resourceTemplates", "prompts", "tasks", "cacheScope", "ttlMs", "nextCursor")
+	itemMembers   = members("name", "uri", "uriTemplate", "_meta", "taskId")
 )
 
 func members(names ...string) [][]byte {
@@ -216,6 +229,9 @@ func (rw *Rewriter) rewrite(body []byte) (out []byte, isResponse bool, id json.R
 	if rw.page != nil {
 		rw.page.responses++
 	}
+	if rw.OnResult != nil {
+		rw.OnResult(body)
+	}
 	return apply(body, edits), true, id, nil
 }
 
@@ -237,7 +253,7 @@ func (rw *Rewriter) result(w *walker) ([]edit, error) {
 			return nil, err
 		}
 		switch string(k) {
-		case "tools", "resources", "resourceTemplates", "prompts":
+		case "tools", "resources", "resourceTemplates", "prompts", "tasks":
 			e, err := rw.list(w, List(k))
 			if err != nil {
 				return nil, err
@@ -358,6 +374,8 @@ func item(w *walker, list List, where string) (Item, error) {
 			it.URI, err = w.optString(where, "uri")
 		case "uriTemplate":
 			it.URITemplate, err = w.optString(where, "uriTemplate")
+		case "taskId":
+			it.TaskID, err = w.optString(where, "taskId")
 		case "_meta":
 			var raw []byte
 			if raw, err = w.raw(); err == nil && string(raw) != "null" {

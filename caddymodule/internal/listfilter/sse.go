@@ -286,6 +286,10 @@ func (s *SSEWriter) dispatch() {
 		s.out = append(s.out, "data: "...)
 		s.out = append(s.out, errorBody(id, "list response could not be filtered")...)
 		s.out = append(s.out, "\n\n"...)
+	case !isResponse && !s.rw.keep(data):
+		// Dropped: the event keeps its id and retry fields, which readers
+		// take without dispatching anything.
+		s.out = append(s.out, '\n')
 	case !isResponse:
 		s.passData(ev, data)
 	default:

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind tells what role a message plays in JSON-RPC. It is informational: the
@@ -72,6 +73,25 @@ type Message struct {
 	ProtocolVersion string
 	// HasResult and HasError report which member a response carries.
 	HasResult, HasError bool
+
+	// TaskID is params.taskId (tasks/get, tasks/result, tasks/cancel).
+	TaskID string
+	// HasTask reports a non-null params.task: a tools/call to be run as a
+	// task, whose response creates one.
+	HasTask bool
+	// Ref is params.ref of completion/complete; nil if absent or null.
+	Ref *Ref
+	// Subscriptions are params.notifications.resourceSubscriptions of
+	// subscriptions/listen (MCP 2026-07-28): the uris whose updates the
+	// client asks for.
+	Subscriptions []string
+}
+
+// Ref is what a completion/complete request completes for: a prompt
+// ("ref/prompt", Name) or a resource or resource template ("ref/resource",
+// URI).
+type Ref struct {
+	Type, Name, URI string
 }
 
 // Target returns the body value the Mcp-Name header mirrors for this
@@ -145,8 +165,10 @@ func refuse(code int, reason error, format string, args ...any) *Error {
 // variants of them are refused.
 var (
 	topMembers    = []string{"jsonrpc", "method", "id", "params", "result", "error"}
-	paramsMembers = []string{"name", "uri", "cursor", "_meta"}
+	paramsMembers = []string{"name", "uri", "cursor", "_meta", "taskId", "task", "ref", "notifications"}
 	metaMembers   = []string{MetaProtocolVersion}
+	refMembers    = []string{"type", "name", "uri"}
+	notifyMembers = []string{"resourceSubscriptions"}
 )
 
 // Parse classifies body as one JSON-RPC message. It accepts only a single
@@ -211,7 +233,16 @@ func (p *parser) key(seen *uint32, members []string, where string) (string, erro
 	if !ok {
 		return "", syntax(fmt.Errorf("expected object key, got %T", tok))
 	}
+	// An ASCII key can fold only onto a member of its own length; others
+	// ("paramſ") are compared in full.
+	ascii := true
+	for i := 0; i < len(k) && ascii; i++ {
+		ascii = k[i] < utf8.RuneSelf
+	}
 	for i, member := range members {
+		if ascii && len(k) != len(member) {
+			continue
+		}
 		if k == member {
 			if *seen&(1<<i) != 0 {
 				return "", refuse(CodeInvalidRequest, ErrDuplicateKey, "%s%q", where, k)
@@ -380,6 +411,14 @@ func (p *parser) params(m *Message) error {
 			}
 		case "_meta":
 			if err := p.meta(m); err != nil {
+				return err
+			}
+		case "taskId":
+			if m.TaskID, err = p.optString("params.taskId"); err != nil {
+				return err
+			}
+		case "task", "ref", "notifications":
+			if err := p.extension(m, k); err != nil {
 				return err
 			}
 		default:
