@@ -138,6 +138,32 @@ func conformanceRun(t *testing.T, url, scenario string) map[string]check {
 	return checks
 }
 
+// rerunFailing runs each scenario holding a check that bad reports once
+// more, alone, and takes its new checks: the suite waits under a second
+// for some stream frames, which a loaded machine can miss. A defect fails
+// twice.
+func rerunFailing(t *testing.T, url string, checks map[string]check, bad func(key string, c check) bool) map[string]check {
+	t.Helper()
+	again := map[string]bool{}
+	for k, c := range checks {
+		if bad(k, c) {
+			again[c.Scenario] = true
+		}
+	}
+	for sc := range again {
+		t.Logf("scenario %s against %s failed once; running it again alone", sc, url)
+		for k, c := range checks {
+			if c.Scenario == sc {
+				delete(checks, k)
+			}
+		}
+		for k, c := range conformanceRun(t, url, sc) {
+			checks[k] = c
+		}
+	}
+	return checks
+}
+
 var scenarioDir = regexp.MustCompile(`^server-(.+)-\d{4}-\d{2}-\d{2}T[0-9-]+Z$`)
 
 // readChecks reads every scenario's checks.json under dir.
@@ -153,6 +179,12 @@ func readChecks(dir string) (map[string]check, error) {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "checks.json"))
+		if errors.Is(err, os.ErrNotExist) {
+			// The scenario ended before its checks (an extension the
+			// server lacks): one failing check stands for it.
+			checks[m[1]+":no-checks"] = check{Scenario: m[1], ID: "no-checks", Status: "FAILURE"}
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("scenario %s: %w", m[1], err)
 		}
@@ -215,6 +247,11 @@ func startTokenFront(t *testing.T, upstream, token string) *tokenFront {
 	rp := &httputil.ReverseProxy{
 		Director: func(r *http.Request) {
 			r.URL.Scheme, r.URL.Host = target.Scheme, target.Host
+			// The front is the client's view of the gateway's origin: a
+			// request from the front's own origin comes from the gateway's.
+			if r.Header.Get("Origin") == "http://"+r.Host {
+				r.Header.Set("Origin", target.Scheme+"://"+target.Host)
+			}
 			r.Header.Set("Authorization", "Bearer "+token)
 		},
 		FlushInterval: -1,
@@ -344,13 +381,16 @@ func acceptedBackendFailures(t *testing.T) map[string]bool {
 // checkBackend holds the backend's scenarios to the suite: every check
 // passes but the accepted ones, and those still fail (or the list is
 // stale).
-func checkBackend(t *testing.T, name string, checks map[string]check) {
+func checkBackend(t *testing.T, name, url string) {
 	t.Helper()
 	accepted := acceptedBackendFailures(t)
 	want := map[string]bool{}
 	for _, s := range backendScenarios {
 		want[s] = true
 	}
+	checks := rerunFailing(t, url, conformanceRun(t, url, ""), func(k string, c check) bool {
+		return want[c.Scenario] && c.Status == "FAILURE" && !accepted[k]
+	})
 	seen := map[string]bool{}
 	pass, total := 0, 0
 	for k, c := range checks {
@@ -386,16 +426,16 @@ func TestConformanceBackend(t *testing.T) {
 		t.Skip("end-to-end test: skipped with -short")
 	}
 	t.Run("stateful", func(t *testing.T) {
-		checkBackend(t, "nextcloud_mcp", conformanceRun(t, backendSite(t, false, nil), ""))
+		checkBackend(t, "nextcloud_mcp", backendSite(t, false, nil))
 	})
 	t.Run("stateless", func(t *testing.T) {
-		checkBackend(t, "nextcloud_mcp stateless", conformanceRun(t, backendSite(t, true, nil), ""))
+		checkBackend(t, "nextcloud_mcp stateless", backendSite(t, true, nil))
 	})
 	t.Run("gateway", func(t *testing.T) {
 		p := oidctest.Start(t, oidctest.Options{})
 		resource := backendSite(t, false, p)
 		tok := p.Token(t, oidctest.TokenRequest{Scopes: []string{"notes:read", "notes:write"}, Audience: []string{resource}})
-		checkBackend(t, "mcp_gateway + nextcloud_mcp", conformanceRun(t, startTokenFront(t, resource, tok).URL, ""))
+		checkBackend(t, "mcp_gateway + nextcloud_mcp", startTokenFront(t, resource, tok).URL)
 	})
 }
 
@@ -415,7 +455,11 @@ func TestConformanceEverything(t *testing.T) {
 	addr := startEverything(t)
 	direct := conformanceRun(t, "http://"+addr+"/mcp", "")
 	e := newSite(t, siteOptions{upstream: addr, gateway: everythingRules})
-	through := conformanceRun(t, startTokenFront(t, e.resource, e.token(t, false, "all")).URL, "")
+	front := startTokenFront(t, e.resource, e.token(t, false, "all"))
+	through := conformanceRun(t, front.URL, "")
+	through = rerunFailing(t, front.URL, through, func(k string, c check) bool {
+		return c.Status != "SUCCESS" && direct[k].Status == "SUCCESS"
+	})
 	want := passing(direct)
 	// The reference server passes 57 checks of 0.2.0-alpha.12 directly; far
 	// fewer means the suite did not really run.
