@@ -257,13 +257,20 @@ func startTokenFront(t *testing.T, upstream, token string) *tokenFront {
 		FlushInterval: -1,
 		ModifyResponse: func(resp *http.Response) error {
 			x := frontExchange{method: resp.Request.Header.Get("X-Front-Method"), status: resp.StatusCode, challenge: resp.Header.Get("WWW-Authenticate")}
-			if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			ct := resp.Header.Get("Content-Type")
+			// Lists are finite: their SSE answers can be read whole too;
+			// other streams stay untouched.
+			sseList := strings.HasPrefix(ct, "text/event-stream") && strings.HasSuffix(x.method, "/list")
+			if strings.HasPrefix(ct, "application/json") || sseList {
 				b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 				resp.Body.Close()
 				if err != nil {
 					return err
 				}
 				x.body = string(b)
+				if sseList {
+					x.body = lastSSEData(x.body)
+				}
 				resp.Body = io.NopCloser(bytes.NewReader(b))
 			}
 			f.mu.Lock()
@@ -475,4 +482,111 @@ func TestConformanceEverything(t *testing.T) {
 		}
 	}
 	t.Logf("server-everything: %d checks pass directly, %d of them through the gateway (%d pass through the gateway in all)", len(want), kept, len(passing(through)))
+}
+
+// reset forgets what the front saw.
+func (f *tokenFront) reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = nil
+}
+
+// noScopeKinds are one scenario per kind of message with the method it
+// exercises: calls are refused with the 403 challenge, lists answer 200
+// filtered to nothing.
+var noScopeKinds = []struct {
+	scenario, method string
+	list             string // the result member of a list; "" for a call
+}{
+	{"tools-call-simple-text", "tools/call", ""},
+	{"resources-read-text", "resources/read", ""},
+	{"prompts-get-simple", "prompts/get", ""},
+	{"completion-complete", "completion/complete", ""},
+	{"tools-list", "tools/list", "tools"},
+	{"resources-list", "resources/list", "resources"},
+	{"prompts-list", "prompts/list", "prompts"},
+}
+
+// TestConformanceNoScope (issue 15, point 5): the suite's scenarios with a
+// token holding no scope fail the way a user expects: every call kind gets
+// the 403 insufficient_scope challenge, every list answers 200 with nothing
+// in it; no exchange is a protocol error (400, 5xx, a JSON-RPC error) and
+// no scenario runs into the suite's timeout.
+func TestConformanceNoScope(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("end-to-end test: skipped with -short")
+	}
+	e := newSite(t, siteOptions{upstream: startEverything(t), gateway: everythingRules})
+	front := startTokenFront(t, e.resource, e.token(t, false))
+	for _, k := range noScopeKinds {
+		front.reset()
+		checks := conformanceRun(t, front.URL, k.scenario)
+		for key, c := range checks {
+			if s := strings.ToLower(c.Message + string(c.Details)); strings.Contains(s, "timed out") || strings.Contains(s, "timeout") {
+				t.Errorf("%s: %s ran into a timeout: %s", k.scenario, key, tail(s, 400))
+			}
+		}
+		judgeNoScope(t, k.scenario, k.method, k.list, front.exchanges())
+	}
+	// The backend's list, through the gateway, filtered the same way.
+	p := oidctest.Start(t, oidctest.Options{})
+	resource := backendSite(t, false, p)
+	front = startTokenFront(t, resource, p.Token(t, oidctest.TokenRequest{Audience: []string{resource}}))
+	conformanceRun(t, front.URL, "tools-list")
+	judgeNoScope(t, "nextcloud_mcp tools-list", "tools/list", "tools", front.exchanges())
+}
+
+// judgeNoScope checks what the gateway answered during one scenario.
+func judgeNoScope(t *testing.T, scenario, method, list string, xs []frontExchange) {
+	t.Helper()
+	seen := 0
+	for _, x := range xs {
+		var body struct {
+			Error *struct {
+				Code int `json:"code"`
+			} `json:"error"`
+			Result map[string]json.RawMessage `json:"result"`
+		}
+		_ = json.Unmarshal([]byte(x.body), &body)
+		switch {
+		case x.status == http.StatusBadRequest || x.status >= 500:
+			t.Errorf("%s: %s answered %d %s: a protocol error", scenario, x.method, x.status, x.body)
+		case x.status == http.StatusForbidden && !strings.Contains(x.challenge, `error="insufficient_scope"`):
+			t.Errorf("%s: %s answered 403 without the insufficient_scope challenge: %q %s", scenario, x.method, x.challenge, x.body)
+		case x.status < 300 && body.Error != nil:
+			t.Errorf("%s: %s answered the JSON-RPC error %d: %s", scenario, x.method, body.Error.Code, x.body)
+		}
+		if x.method != method {
+			continue
+		}
+		seen++
+		if list == "" {
+			if x.status != http.StatusForbidden {
+				t.Errorf("%s: %s answered %d %s, want the 403 challenge", scenario, method, x.status, x.body)
+			}
+			continue
+		}
+		if x.status != http.StatusOK || body.Result == nil {
+			t.Errorf("%s: %s answered %d %s, want 200 with a result", scenario, method, x.status, x.body)
+		} else if items := strings.TrimSpace(string(body.Result[list])); items != "[]" {
+			t.Errorf("%s: %s listed %s to a token holding no scope", scenario, method, tail(items, 300))
+		}
+	}
+	if seen == 0 {
+		t.Errorf("%s: the suite sent no %s through the gateway", scenario, method)
+	}
+	t.Logf("%s: %d exchanges, %d of them %s", scenario, len(xs), seen, method)
+}
+
+// lastSSEData is the data of the last event of an SSE body: the response
+// after any notifications.
+func lastSSEData(body string) string {
+	last := ""
+	for _, line := range strings.Split(body, "\n") {
+		if d, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), "data:"); ok {
+			last = strings.TrimSpace(d)
+		}
+	}
+	return last
 }
