@@ -166,9 +166,23 @@ func (h *Handler) Cleanup() error {
 
 // ServeHTTP serves the MCP endpoint; it never calls next.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
-	h.handler.ServeHTTP(w, r)
+	h.handler.ServeHTTP(flushWriter{w}, r)
 	return nil
 }
+
+// flushWriter makes Caddy's response writer an http.Flusher again. Caddy's
+// writers (and the wrappers of handlers before this one) flush only
+// through http.ResponseController, but mcp-go decides whether a response
+// may become an SSE stream by asserting http.Flusher: without this every
+// stream (subscriptions/listen, progress and log notifications) collapsed
+// into a single JSON reply that dropped the notifications.
+type flushWriter struct{ http.ResponseWriter }
+
+func (f flushWriter) Flush() { _ = http.NewResponseController(f.ResponseWriter).Flush() }
+
+// Unwrap lets http.ResponseController reach the writers below (write
+// deadlines, full duplex).
+func (f flushWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 
 // Interface guards
 var (

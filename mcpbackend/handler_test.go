@@ -1,13 +1,16 @@
 package mcpbackend_test
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -35,7 +38,10 @@ func provision(t *testing.T, h *mcpbackend.Handler, opts nextcloudfake.Options) 
 		}
 	})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h.ServeHTTP(w, r, nil); err != nil {
+		// Caddy hands handlers its own wrapper, which is no http.Flusher
+		// (it flushes through http.ResponseController): serve through it
+		// so these tests see what the module sees in the binary.
+		if err := h.ServeHTTP(&caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, r, nil); err != nil {
 			t.Error(err)
 		}
 	}))
@@ -275,5 +281,40 @@ func TestScopeSeparator(t *testing.T) {
 				t.Errorf("%s: scope %v", tl.Name, s)
 			}
 		}
+	}
+}
+
+// TestListenStreamsThroughCaddyWriter (issue 15, point 3): through the
+// writer Caddy gives the module, subscriptions/listen answers an SSE stream
+// whose first message is notifications/subscriptions/acknowledged carrying
+// the subscription id, as the backend does on a bare net/http server.
+func TestListenStreamsThroughCaddyWriter(t *testing.T) {
+	h := &mcpbackend.Handler{Apps: []string{"notes"}, Credentials: mcpbackend.CredentialsConfig{Mode: "basic", User: "u", Password: "p"}}
+	_, srv := provision(t, h, nextcloudfake.Options{})
+	body := `{"jsonrpc":"2.0","id":"sub-7","method":"subscriptions/listen","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"t","version":"1"}},"notifications":{"toolsListChanged":true}}}`
+	req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("MCP-Protocol-Version", "2026-07-28")
+	req.Header.Set("Mcp-Method", "subscriptions/listen")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || !strings.HasPrefix(ct, "text/event-stream") {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("subscriptions/listen: %d %q %s, want an SSE stream", resp.StatusCode, ct, b)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	var first string
+	for sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			first = data
+			break
+		}
+	}
+	if !strings.Contains(first, `"notifications/subscriptions/acknowledged"`) || !strings.Contains(first, `"io.modelcontextprotocol/subscriptionId":"sub-7"`) {
+		t.Errorf("first stream message %s, want the acknowledgement tagged with the subscription id", first)
 	}
 }
