@@ -29,6 +29,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    apps            <app...>          # notes files sharing deck cookbook tables ...; default all
 //	    scope_separator ":" | "."
 //	    allowed_hosts   <host...>
+//	    allowed_origins <origin...>
+//	    external_gateway
 //	    stateless
 //	    timeout         <duration>
 //	}
@@ -91,6 +93,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.AllowedHosts = append(h.AllowedHosts, args...)
+		case "allowed_origins":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.AllowedOrigins = append(h.AllowedOrigins, args...)
+		case "external_gateway":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.ExternalGateway = true
 		case "stateless":
 			if d.NextArg() {
 				return d.ArgErr()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -42,6 +43,15 @@ type Handler struct {
 	// AllowedHosts are the public Host values accepted besides loopback
 	// ones (DNS-rebinding protection). List the site's host names.
 	AllowedHosts []string `json:"allowed_hosts,omitempty"`
+	// AllowedOrigins are browser origins accepted besides those whose
+	// host is in AllowedHosts; any other Origin gets 403.
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+	// ExternalGateway says mcp_gateway runs in another process (a
+	// reverse_proxy in front): requests are then served without the
+	// gateway's request variable, and the X-Scopegate-Subject header
+	// names the user. Without it every request that no mcp_gateway of
+	// this Caddy process handled is refused with 401.
+	ExternalGateway bool `json:"external_gateway,omitempty"`
 	// Stateless turns off legacy-era sessions.
 	Stateless bool `json:"stateless,omitempty"`
 	// Timeout bounds each Nextcloud request. Default 30s.
@@ -95,12 +105,18 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ScopeSeparator: h.ScopeSeparator,
 		Stateless:      h.Stateless,
 		AllowedHosts:   hosts,
-		Logger:         slog.New(quietInfo{zapslog.NewHandler(h.logger.Core(), zapslog.WithName("mcp"))}),
+		AllowedOrigins: h.AllowedOrigins,
+		Subject: func(r *http.Request) string {
+			sub, _ := h.gatewaySubject(r)
+			return sub
+		},
+		Logger: slog.New(quietInfo{zapslog.NewHandler(h.logger.Core(), zapslog.WithName("mcp"))}),
 	})
 	if err != nil {
 		return fmt.Errorf("assembling the MCP server: %w", err)
 	}
 	h.handler, h.server = srv.Handler, srv
+	h.warnSelfAddress(base, hosts)
 	h.logger.Info("nextcloud MCP backend ready",
 		zap.String("nextcloud", base), zap.String("credentials", h.mode()),
 		zap.Int("tools", len(srv.Tools)), zap.Strings("allowed_hosts", hosts))
@@ -166,6 +182,14 @@ func (h *Handler) Cleanup() error {
 
 // ServeHTTP serves the MCP endpoint; it never calls next.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	if _, ok := h.gatewaySubject(r); !ok {
+		h.logger.Warn("refused a request that did not pass mcp_gateway",
+			zap.String("remote_ip", r.RemoteAddr), zap.String("method", r.Method), zap.String("uri", r.URL.Path))
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, notFromGateway+"\n")
+		return nil
+	}
 	h.handler.ServeHTTP(w, r)
 	return nil
 }
