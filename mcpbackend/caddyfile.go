@@ -25,7 +25,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 //	nextcloud_mcp [<matcher>] {
 //	    nextcloud       <base-url>
-//	    credentials     bearer | basic <user> <app-password>
+//	    credentials     bearer | basic <user> <app-password> | app_password [<encryption-key>]
 //	    apps            <app...>          # notes files sharing deck cookbook tables ...; default all
 //	    scope_separator ":" | "."
 //	    allowed_hosts   <host...>
@@ -70,8 +70,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Errf("credentials basic: want <user> <app-password>")
 				}
 				h.Credentials = CredentialsConfig{Mode: mode, User: args[0], Password: args[1]}
+			case "app_password":
+				args := d.RemainingArgs()
+				if len(args) > 1 {
+					return d.Errf("credentials app_password: want at most <encryption-key>")
+				}
+				h.Credentials = CredentialsConfig{Mode: mode}
+				if len(args) == 1 {
+					h.Credentials.EncryptionKey = args[0]
+				}
 			default:
-				return d.Errf("credentials: unknown mode %q (want bearer or basic)", mode)
+				return d.Errf("credentials: unknown mode %q (want bearer, basic or app_password)", mode)
 			}
 		case "apps":
 			args := d.RemainingArgs()

@@ -57,20 +57,28 @@ type Handler struct {
 	// Timeout bounds each Nextcloud request. Default 30s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
-	handler http.Handler
-	server  *Server
-	logger  *zap.Logger
+	handler   http.Handler
+	server    *Server
+	connector *Connector
+	logger    *zap.Logger
 }
 
 // CredentialsConfig selects the credentials sent to Nextcloud.
 type CredentialsConfig struct {
-	// Mode is "bearer" (default) or "basic".
+	// Mode is "bearer" (default), "basic" or "app_password".
 	Mode string `json:"mode,omitempty"`
 	// User and Password are the login and app password for "basic".
 	// Placeholders such as {env.NC_APP_PASSWORD} are resolved at
 	// provisioning.
 	User     string `json:"user,omitempty"`
 	Password string `json:"password,omitempty"`
+	// EncryptionKey (app_password) is the base64 AES-256 key the stored
+	// app passwords are encrypted with; empty means one generated once
+	// into Caddy storage. Placeholders are resolved at provisioning.
+	EncryptionKey string `json:"encryption_key,omitempty"`
+	// PollInterval (app_password) is the time between polls of a login
+	// flow; default 3s.
+	PollInterval caddy.Duration `json:"poll_interval,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -98,7 +106,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	for _, a := range h.AllowedHosts {
 		hosts = append(hosts, repl.ReplaceKnown(a, ""))
 	}
+	slogger := slog.New(quietInfo{zapslog.NewHandler(h.logger.Core(), zapslog.WithName("mcp"))})
+	if h.mode() == "app_password" {
+		key, err := AppPasswordKey(ctx, ctx.Storage(), repl.ReplaceKnown(h.Credentials.EncryptionKey, ""))
+		if err != nil {
+			return err
+		}
+		h.connector, err = NewConnector(ConnectorConfig{Client: nc, Storage: ctx.Storage(), Key: key, Logger: slogger,
+			PollInterval: time.Duration(h.Credentials.PollInterval)})
+		if err != nil {
+			return err
+		}
+	}
 	srv, err := New(Config{
+		Connector:      h.connector,
 		Client:         nc,
 		Credentials:    cred,
 		Apps:           h.Apps,
@@ -141,8 +162,11 @@ func (h *Handler) credentials(repl *caddy.Replacer) (CredentialsFunc, error) {
 			return nil, errors.New("credentials basic: user and app password must not be empty")
 		}
 		return FixedCredentials(nextcloud.Basic{Username: user, Password: pass}), nil
+	case "app_password":
+		// The connector supplies each call's credentials.
+		return func(*http.Request) (nextcloud.Credentials, bool) { return nil, false }, nil
 	}
-	return nil, fmt.Errorf("credentials %q: want bearer or basic", h.Credentials.Mode)
+	return nil, fmt.Errorf("credentials %q: want bearer, basic or app_password", h.Credentials.Mode)
 }
 
 // Validate checks the configuration before provisioning.
@@ -155,8 +179,8 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("nextcloud: %q is not an http(s) URL", h.Nextcloud)
 		}
 	}
-	if m := h.mode(); m != "bearer" && m != "basic" {
-		return fmt.Errorf("credentials %q: want bearer or basic", m)
+	if m := h.mode(); m != "bearer" && m != "basic" && m != "app_password" {
+		return fmt.Errorf("credentials %q: want bearer, basic or app_password", m)
 	}
 	if h.ScopeSeparator != "" && h.ScopeSeparator != ":" && h.ScopeSeparator != "." {
 		return fmt.Errorf("scope_separator %q: want \":\" or \".\"", h.ScopeSeparator)
@@ -172,6 +196,9 @@ func (h *Handler) Validate() error {
 
 // Cleanup ends the sessions of this configuration when Caddy unloads it.
 func (h *Handler) Cleanup() error {
+	if h.connector != nil {
+		h.connector.Close()
+	}
 	if h.server == nil {
 		return nil
 	}

@@ -78,6 +78,10 @@ type Config struct {
 	Subject func(*http.Request) string
 	Logger  *slog.Logger
 	Version string
+	// Connector, when set, is app_password mode: each user's own app
+	// password from Login Flow v2 (Credentials then supplies nothing).
+	// It adds the tools nc_connection_status and nc_disconnect.
+	Connector *Connector
 	// ValidateOutput checks every structured result against the tool's
 	// output schema and turns a mismatch into a tool error. Tests turn it
 	// on to hold the schemas to what Nextcloud really answers; in
@@ -156,6 +160,17 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 
+	exempt := map[string]bool{}
+	if cfg.Connector != nil {
+		for _, t := range cfg.Connector.tools() {
+			if err := t.Check(); err != nil {
+				return nil, err
+			}
+			exempt[t.Def.Name] = true
+			tools = append(tools, t)
+		}
+	}
+
 	appOf := map[string]string{}
 	for _, t := range tools {
 		appOf[t.Def.Name] = t.App
@@ -174,7 +189,7 @@ func New(cfg Config) (*Server, error) {
 			logger.WarnContext(ctx, "reading capabilities for tools/list", "error", err)
 			return
 		}
-		res.Tools = slices.DeleteFunc(res.Tools, func(t mcp.Tool) bool { return !caps.Enabled(appOf[t.Name]) })
+		res.Tools = slices.DeleteFunc(res.Tools, func(t mcp.Tool) bool { return appOf[t.Name] != connectionApp && !caps.Enabled(appOf[t.Name]) })
 	})
 
 	sopts := []server.ServerOption{
@@ -190,6 +205,7 @@ func New(cfg Config) (*Server, error) {
 		server.WithRecovery(),
 		server.WithHooks(hooks),
 		server.WithLogger(logger),
+		server.WithToolHandlerMiddleware(connectMiddleware(cfg.Connector, exempt)),
 		server.WithToolHandlerMiddleware(requireApp(cfg.Client, appOf)),
 		// Lists differ per user (disabled apps): never share caches.
 		server.WithCacheHints(30_000, mcp.CacheScopePrivate),
@@ -204,10 +220,16 @@ func New(cfg Config) (*Server, error) {
 		st = append(st, t.ServerTool(sep))
 	}
 	s.AddTools(st...)
+	if cfg.Connector != nil {
+		cfg.Connector.mcp.Store(s)
+	}
 
 	credFn := cfg.Credentials
 	opts := []server.StreamableHTTPOption{
 		server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+			if cfg.Subject != nil {
+				ctx = withSubject(ctx, cfg.Subject(r))
+			}
 			if c, ok := credFn(r); ok {
 				return nextcloud.WithCredentials(ctx, c)
 			}
@@ -244,7 +266,7 @@ func requireApp(c *nextcloud.Client, appOf map[string]string) server.ToolHandler
 	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			app := appOf[req.Params.Name]
-			if app == "" {
+			if app == "" || app == connectionApp {
 				return next(ctx, req)
 			}
 			caps, err := c.Capabilities(ctx)
