@@ -13,6 +13,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +66,9 @@ type ConnectorConfig struct {
 	Logger *slog.Logger
 	// PollInterval between polls of a flow; default 3s.
 	PollInterval time.Duration
+	// PublicURL is Nextcloud's public URL, where users' browsers reach
+	// it; empty means the scheme and host the MCP request came in at.
+	PublicURL string
 	// ElicitationWait is how long a call whose URL elicitation the user
 	// accepted waits for the approval before answering "call again";
 	// default 30s.
@@ -243,6 +249,44 @@ func (a *appCredentials) Unauthorized() { a.revoked.Store(true) }
 
 type subjectKey struct{}
 
+type publicOriginKey struct{}
+
+// withPublicOrigin remembers the scheme and host the MCP client reached
+// the site at: Nextcloud builds the login URL from the host the backend
+// called it at (its internal address), which the user's browser cannot
+// open; in the deployment this module is made for, Nextcloud is served
+// at the same public site.
+func withPublicOrigin(ctx context.Context, r *http.Request) context.Context {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return context.WithValue(ctx, publicOriginKey{}, scheme+"://"+r.Host)
+}
+
+// publicLoginURL moves a login URL on Nextcloud's internal address to the
+// public origin of the request, keeping its path.
+func (c *Connector) publicLoginURL(ctx context.Context, login string) string {
+	u, err := url.Parse(login)
+	if err != nil {
+		return login
+	}
+	base, err := url.Parse(c.cfg.Client.BaseURL())
+	if err != nil || !strings.EqualFold(u.Host, base.Host) {
+		return login // Nextcloud already names its public host (overwritehost)
+	}
+	origin := c.cfg.PublicURL
+	if origin == "" {
+		origin, _ = ctx.Value(publicOriginKey{}).(string)
+	}
+	pub, err := url.Parse(origin)
+	if err != nil || pub.Host == "" {
+		return login
+	}
+	path := strings.TrimPrefix(u.EscapedPath(), strings.TrimSuffix(base.EscapedPath(), "/"))
+	return strings.TrimSuffix(pub.String(), "/") + path
+}
+
 func withSubject(ctx context.Context, s string) context.Context {
 	return context.WithValue(ctx, subjectKey{}, s)
 }
@@ -373,7 +417,7 @@ func (c *Connector) flow(ctx context.Context, subject string) (*pendingFlow, err
 	}
 	id := make([]byte, 16)
 	_, _ = rand.Read(id)
-	f = &pendingFlow{id: hex.EncodeToString(id), login: lf.Login, poll: lf.PollToken, expires: time.Now().Add(LoginFlowLifetime - time.Minute), done: make(chan struct{})}
+	f = &pendingFlow{id: hex.EncodeToString(id), login: c.publicLoginURL(ctx, lf.Login), poll: lf.PollToken, expires: time.Now().Add(LoginFlowLifetime - time.Minute), done: make(chan struct{})}
 	c.mu.Lock()
 	if cur := c.flows[subject]; cur != nil && cur != f && time.Now().Before(cur.expires) {
 		select {

@@ -230,6 +230,9 @@ func New(cfg Config) (*Server, error) {
 			if cfg.Subject != nil {
 				ctx = withSubject(ctx, cfg.Subject(r))
 			}
+			if cfg.Connector != nil {
+				ctx = withPublicOrigin(ctx, r)
+			}
 			if c, ok := credFn(r); ok {
 				return nextcloud.WithCredentials(ctx, c)
 			}
