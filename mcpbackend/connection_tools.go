@@ -107,3 +107,7 @@ func (c *Connector) disconnect(ctx context.Context, req mcp.CallToolRequest) (*m
 	}
 	return mcp.NewToolResultText("Disconnected: the app password was revoked at Nextcloud and deleted here."), nil
 }
+
+// ConnectionTools are the tools app_password mode adds, for the
+// inventory and snapshot tests (their handlers need a Connector).
+func ConnectionTools() []tooldef.Tool { return (&Connector{}).tools() }
