@@ -7,7 +7,7 @@
 //
 //	nextcloud_mcp [<matcher>] {
 //	    nextcloud       http://127.0.0.1:8080          # Nextcloud's base URL
-//	    credentials     bearer | basic <user> <app-password>
+//	    credentials     bearer | basic <user> <app-password> | app_password [<key>]
 //	    apps            notes files sharing deck cookbook tables   # default: all
 //	    scope_separator ":"                          # or "." ("notes.read")
 //	    allowed_hosts   mcp.example.com              # public Host names served
@@ -19,7 +19,9 @@
 //
 // bearer forwards the MCP request's own "Authorization: Bearer" token to
 // Nextcloud, where user_oidc validates it; basic sends one user's app
-// password (single-user deployments). Nothing else from the MCP request is
+// password (single-user deployments); app_password uses each user's own
+// app password, obtained once through Nextcloud's Login Flow v2 and kept
+// encrypted in Caddy storage (see apppassword.go). Nothing else from the MCP request is
 // ever sent to Nextcloud. Values may use placeholders such as
 // {env.NC_APP_PASSWORD} or {file./run/secrets/nc}; they are resolved once
 // at provisioning.
