@@ -217,9 +217,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		_, _ = io.WriteString(w, notFromGateway+"\n")
 		return nil
 	}
+	if _, ok := w.(http.Flusher); !ok {
+		w = flushWriter{w}
+	}
 	h.handler.ServeHTTP(w, r)
 	return nil
 }
+
+// flushWriter gives mcp-go an http.Flusher when a handler before this one
+// wrapped the writer in one without a Flush method (Caddy's
+// ResponseWriterWrapper offers flushing only through Unwrap, which
+// http.ResponseController follows but mcp-go's type assertion does not).
+// Without it mcp-go cannot stream: no SSE answers, and so no
+// server-to-client requests such as URL elicitation during a tool call.
+type flushWriter struct{ http.ResponseWriter }
+
+func (f flushWriter) Flush()                      { _ = http.NewResponseController(f.ResponseWriter).Flush() }
+func (f flushWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 
 // Interface guards
 var (
