@@ -96,6 +96,9 @@ type pendingFlow struct {
 	done    chan struct{}
 	// failure, once done, says why the flow did not connect.
 	failure string
+	// elicited is the session that was sent the URL elicitation (under
+	// Connector.mu), told notifications/elicitation/complete at the end.
+	elicited server.ClientSession
 }
 
 // storedPassword is what is stored, encrypted, per subject.
@@ -389,6 +392,9 @@ func (c *Connector) elicit(ctx context.Context, f *pendingFlow, msg string) bool
 	if caps.Elicitation == nil || caps.Elicitation.URL == nil {
 		return false
 	}
+	c.mu.Lock()
+	f.elicited = session
+	c.mu.Unlock()
 	res, err := s.RequestURLElicitation(ctx, session, f.id, f.login, msg)
 	if err != nil {
 		c.log.DebugContext(ctx, "URL elicitation not possible", "error", err)
@@ -499,6 +505,14 @@ func (c *Connector) complete(ctx context.Context, subject string, f *pendingFlow
 		return
 	}
 	c.log.Info("connected a user to Nextcloud with an app password", "subject_hash", subjectHash(subject)[:12], "nextcloud_user", id)
+	c.mu.Lock()
+	session := f.elicited
+	c.mu.Unlock()
+	if s := c.mcp.Load(); s != nil && session != nil {
+		// The client may show the elicitation as done; a session that is
+		// gone meanwhile is no error.
+		_ = s.SendElicitationComplete(ctx, session, f.id)
+	}
 }
 
 // pending returns the subject's flow in progress, or a failure to report.

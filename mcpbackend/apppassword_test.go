@@ -261,6 +261,13 @@ func TestAppPasswordURLElicitation(t *testing.T) {
 	a := &approver{fake: fake, user: nextcloudfake.AdminUser, seen: make(chan mcp.ElicitationParams, 1)}
 	c := connectAs(t, url, nextcloudfake.AdminUser, mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapability{URL: &struct{}{}}},
 		client.WithElicitationHandler(a))
+	completed := make(chan string, 4)
+	c.OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method == string(mcp.MethodNotificationElicitationComplete) {
+			id, _ := n.Params.AdditionalFields["elicitationId"].(string)
+			completed <- id
+		}
+	})
 	res := call(t, c, "nc_notes_get_note", map[string]any{"note_id": 359})
 	if res.IsError {
 		t.Fatalf("call after URL elicitation: %s", resultText(res))
@@ -269,6 +276,14 @@ func TestAppPasswordURLElicitation(t *testing.T) {
 	case p := <-a.seen:
 		if p.Mode != mcp.ElicitationModeURL || !loginURL.MatchString(p.URL) || p.ElicitationID == "" {
 			t.Errorf("elicitation: %+v", p)
+		}
+		select {
+		case id := <-completed:
+			if id != p.ElicitationID {
+				t.Errorf("elicitation/complete for %q, want %q", id, p.ElicitationID)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("no notifications/elicitation/complete")
 		}
 	default:
 		t.Fatal("no elicitation")
