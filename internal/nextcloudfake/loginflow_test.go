@@ -52,7 +52,7 @@ func TestLoginFlowAsRecorded(t *testing.T) {
 	resp, body := do("POST", "/index.php/login/v2", "", map[string]string{"User-Agent": "Scopegate MCP (nextcloud_mcp)"})
 	same("02-init-with-user-agent", resp, body, false)
 	var start struct {
-		Poll struct{ Token, Endpoint string }
+		Poll  struct{ Token, Endpoint string }
 		Login string
 	}
 	if err := json.Unmarshal([]byte(body), &start); err != nil || len(start.Poll.Token) != 128 || !strings.HasSuffix(start.Poll.Endpoint, "/index.php/login/v2/poll") || !strings.Contains(start.Login, "/index.php/login/v2/flow/") {
