@@ -3,9 +3,12 @@ package mcpbackend
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 )
 
@@ -19,11 +22,16 @@ import (
 // legacy requests). mcp-go offers no hook to change that key, so the
 // notification never reaches it: this handler keeps its own table of
 // requests in flight, keyed by the authenticated subject, the
-// Mcp-Session-Id header and the request id, cancels the matching one and
-// answers 202 as the transport prescribes for an accepted notification.
+// Mcp-Session-Id header and the request id, and cancels the matching one.
+// The notification then still goes to mcp-go (which validates the session
+// and headers and answers as the transport prescribes), but with its
+// requestId replaced by a random value of this process that no request
+// can carry, so mcp-go's own table never matches.
 type cancelScope struct {
 	subject func(*http.Request) string
 	next    http.Handler
+	// neutral is the requestId mcp-go sees in every notifications/cancelled.
+	neutral json.RawMessage
 
 	mu       sync.Mutex
 	inflight map[string]*inflightEntry
@@ -35,7 +43,30 @@ func newCancelScope(subject func(*http.Request) string, next http.Handler) *canc
 	if subject == nil {
 		subject = func(*http.Request) string { return "" }
 	}
-	return &cancelScope{subject: subject, next: next, inflight: map[string]*inflightEntry{}}
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce)
+	neutral, _ := json.Marshal("scopegate-cancelled-" + hex.EncodeToString(nonce))
+	return &cancelScope{subject: subject, next: next, neutral: neutral, inflight: map[string]*inflightEntry{}}
+}
+
+// neutralize returns body with params.requestId replaced by c.neutral.
+func (c *cancelScope) neutralize(body []byte) ([]byte, bool) {
+	var msg map[string]json.RawMessage
+	if json.Unmarshal(body, &msg) != nil {
+		return nil, false
+	}
+	var params map[string]json.RawMessage
+	if json.Unmarshal(msg["params"], &params) != nil || params == nil {
+		return nil, false
+	}
+	params["requestId"] = c.neutral
+	p, err := json.Marshal(params)
+	if err != nil {
+		return nil, false
+	}
+	msg["params"] = p
+	out, err := json.Marshal(msg)
+	return out, err == nil
 }
 
 // message is the part of a JSON-RPC message read here, with the same
@@ -73,7 +104,17 @@ func (c *cancelScope) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if id := compactID(m.Params.RequestID); id != "" {
 			c.cancel(scope + id)
 		}
-		w.WriteHeader(http.StatusAccepted)
+		out, ok := c.neutralize(body)
+		if !ok {
+			// Never forward the original: answer as for any accepted
+			// notification.
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(out))
+		r.ContentLength = int64(len(out))
+		r.Header.Set("Content-Length", strconv.Itoa(len(out)))
+		c.next.ServeHTTP(w, r)
 	case m.Method != "" && !isAbsent(m.ID):
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()

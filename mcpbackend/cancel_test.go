@@ -186,3 +186,15 @@ func TestOwnCancellationStillWorks(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelledStillValidatedByMCPGo: the notification still reaches
+// mcp-go (with a neutral requestId), so its checks apply: an unknown
+// legacy session answers 404, not 202.
+func TestCancelledStillValidatedByMCPGo(t *testing.T) {
+	url := cancelServer(t, false, make(chan struct{}))
+	resp, body := post(t, url, "alice", map[string]any{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": map[string]any{"requestId": 1}},
+		map[string]string{"Mcp-Protocol-Version": "2025-11-25", "Mcp-Session-Id": "mcp-session-unknown"})
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown session: HTTP %d %s", resp.StatusCode, body)
+	}
+}
