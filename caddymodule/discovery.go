@@ -214,6 +214,7 @@ func (g *Gateway) send(ctx context.Context, c *chain, method string, body any, h
 	out := &captured{header: http.Header{}}
 	cw := &captureWriter{c: out}
 	req = caddyhttp.PrepareRequest(req, caddy.NewReplacer(), cw, c.server)
+	caddyhttp.SetVar(req.Context(), varSubject, "") // the gateway's own request: no user
 	if err := c.next.ServeHTTP(cw, req); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/scopegate/scopegate/caddymodule/internal/tokenverifier"
 )
@@ -16,6 +17,10 @@ const (
 	headerSubject        = "X-Scopegate-Subject"
 	headerClientID       = "X-Scopegate-Client-Id"
 	headerScopes         = "X-Scopegate-Scopes"
+	// varSubject is the request variable that tells an in-process
+	// nextcloud_mcp a gateway authenticated the request (a string
+	// contract: mcpbackend.GatewaySubjectVar).
+	varSubject = "scopegate_subject"
 )
 
 // setIdentity passes the verified identity on: as X-Scopegate-* headers
@@ -35,6 +40,7 @@ func (g *Gateway) setIdentity(r *http.Request, id tokenverifier.Identity) {
 	if !*g.ForwardToken {
 		r.Header.Del("Authorization")
 	}
+	caddyhttp.SetVar(r.Context(), varSubject, id.Subject)
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		repl.Set("http.auth.user.id", id.Subject)
 		repl.Set("http.auth.user.client_id", id.ClientID)

@@ -25,10 +25,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 //	nextcloud_mcp [<matcher>] {
 //	    nextcloud       <base-url>
-//	    credentials     bearer | basic <user> <app-password>
+//	    credentials     bearer | basic <user> <app-password> | app_password [<encryption-key>]
 //	    apps            <app...>          # notes files sharing deck cookbook tables ...; default all
 //	    scope_separator ":" | "."
 //	    allowed_hosts   <host...>
+//	    allowed_origins <origin...>
+//	    external_gateway
 //	    stateless
 //	    timeout         <duration>
 //	}
@@ -68,8 +70,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Errf("credentials basic: want <user> <app-password>")
 				}
 				h.Credentials = CredentialsConfig{Mode: mode, User: args[0], Password: args[1]}
+			case "app_password":
+				args := d.RemainingArgs()
+				if len(args) > 1 {
+					return d.Errf("credentials app_password: want at most <encryption-key>")
+				}
+				h.Credentials = CredentialsConfig{Mode: mode}
+				if len(args) == 1 {
+					h.Credentials.EncryptionKey = args[0]
+				}
 			default:
-				return d.Errf("credentials: unknown mode %q (want bearer or basic)", mode)
+				return d.Errf("credentials: unknown mode %q (want bearer, basic or app_password)", mode)
 			}
 		case "apps":
 			args := d.RemainingArgs()
@@ -91,6 +102,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.AllowedHosts = append(h.AllowedHosts, args...)
+		case "allowed_origins":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.AllowedOrigins = append(h.AllowedOrigins, args...)
+		case "external_gateway":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.ExternalGateway = true
 		case "stateless":
 			if d.NextArg() {
 				return d.ArgErr()

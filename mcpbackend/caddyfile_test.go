@@ -35,6 +35,13 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			Timeout:        caddy.Duration(10e9),
 		}, false},
 		{"bearer", "nextcloud_mcp {\n nextcloud http://nc\n credentials bearer\n}", Handler{Nextcloud: "http://nc", Credentials: CredentialsConfig{Mode: "bearer"}}, false},
+		{"app_password", "nextcloud_mcp {\n credentials app_password\n}", Handler{Credentials: CredentialsConfig{Mode: "app_password"}}, false},
+		{"app_password with key", "nextcloud_mcp {\n credentials app_password {env.NC_KEY}\n}", Handler{Credentials: CredentialsConfig{Mode: "app_password", EncryptionKey: "{env.NC_KEY}"}}, false},
+		{"app_password two args", "nextcloud_mcp {\n credentials app_password a b\n}", Handler{}, true},
+		{"origins and external gateway", "nextcloud_mcp {\n allowed_origins https://a.example https://b.example\n external_gateway\n}",
+			Handler{AllowedOrigins: []string{"https://a.example", "https://b.example"}, ExternalGateway: true}, false},
+		{"external_gateway with arg", "nextcloud_mcp {\n external_gateway yes\n}", Handler{}, true},
+		{"empty allowed_origins", "nextcloud_mcp {\n allowed_origins\n}", Handler{}, true},
 		{"bearer with extra arg", "nextcloud_mcp {\n credentials bearer tok\n}", Handler{}, true},
 		{"basic missing password", "nextcloud_mcp {\n credentials basic admin\n}", Handler{}, true},
 		{"unknown credentials", "nextcloud_mcp {\n credentials cookie\n}", Handler{}, true},
@@ -68,6 +75,7 @@ func TestValidate(t *testing.T) {
 		{"not http", Handler{Nextcloud: "ftp://nc"}, false},
 		{"bad separator", Handler{Nextcloud: "http://nc", ScopeSeparator: "/"}, false},
 		{"unknown app", Handler{Nextcloud: "http://nc", Apps: []string{"mail"}}, false},
+		{"app_password", Handler{Nextcloud: "http://nc", Credentials: CredentialsConfig{Mode: "app_password"}}, true},
 		{"bad mode", Handler{Nextcloud: "http://nc", Credentials: CredentialsConfig{Mode: "x"}}, false},
 	}
 	for _, tt := range tests {

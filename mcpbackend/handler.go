@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -42,25 +43,42 @@ type Handler struct {
 	// AllowedHosts are the public Host values accepted besides loopback
 	// ones (DNS-rebinding protection). List the site's host names.
 	AllowedHosts []string `json:"allowed_hosts,omitempty"`
+	// AllowedOrigins are browser origins accepted besides those whose
+	// host is in AllowedHosts; any other Origin gets 403.
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+	// ExternalGateway says mcp_gateway runs in another process (a
+	// reverse_proxy in front): requests are then served without the
+	// gateway's request variable, and the X-Scopegate-Subject header
+	// names the user. Without it every request that no mcp_gateway of
+	// this Caddy process handled is refused with 401.
+	ExternalGateway bool `json:"external_gateway,omitempty"`
 	// Stateless turns off legacy-era sessions.
 	Stateless bool `json:"stateless,omitempty"`
 	// Timeout bounds each Nextcloud request. Default 30s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
-	handler http.Handler
-	server  *Server
-	logger  *zap.Logger
+	handler   http.Handler
+	server    *Server
+	connector *Connector
+	logger    *zap.Logger
 }
 
 // CredentialsConfig selects the credentials sent to Nextcloud.
 type CredentialsConfig struct {
-	// Mode is "bearer" (default) or "basic".
+	// Mode is "bearer" (default), "basic" or "app_password".
 	Mode string `json:"mode,omitempty"`
 	// User and Password are the login and app password for "basic".
 	// Placeholders such as {env.NC_APP_PASSWORD} are resolved at
 	// provisioning.
 	User     string `json:"user,omitempty"`
 	Password string `json:"password,omitempty"`
+	// EncryptionKey (app_password) is the base64 AES-256 key the stored
+	// app passwords are encrypted with; empty means one generated once
+	// into Caddy storage. Placeholders are resolved at provisioning.
+	EncryptionKey string `json:"encryption_key,omitempty"`
+	// PollInterval (app_password) is the time between polls of a login
+	// flow; default 3s.
+	PollInterval caddy.Duration `json:"poll_interval,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -88,19 +106,38 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	for _, a := range h.AllowedHosts {
 		hosts = append(hosts, repl.ReplaceKnown(a, ""))
 	}
+	slogger := slog.New(quietInfo{zapslog.NewHandler(h.logger.Core(), zapslog.WithName("mcp"))})
+	if h.mode() == "app_password" {
+		key, err := AppPasswordKey(ctx, ctx.Storage(), repl.ReplaceKnown(h.Credentials.EncryptionKey, ""))
+		if err != nil {
+			return err
+		}
+		h.connector, err = NewConnector(ConnectorConfig{Client: nc, Storage: ctx.Storage(), Key: key, Logger: slogger,
+			PollInterval: time.Duration(h.Credentials.PollInterval)})
+		if err != nil {
+			return err
+		}
+	}
 	srv, err := New(Config{
+		Connector:      h.connector,
 		Client:         nc,
 		Credentials:    cred,
 		Apps:           h.Apps,
 		ScopeSeparator: h.ScopeSeparator,
 		Stateless:      h.Stateless,
 		AllowedHosts:   hosts,
-		Logger:         slog.New(quietInfo{zapslog.NewHandler(h.logger.Core(), zapslog.WithName("mcp"))}),
+		AllowedOrigins: h.AllowedOrigins,
+		Subject: func(r *http.Request) string {
+			sub, _ := h.gatewaySubject(r)
+			return sub
+		},
+		Logger: slog.New(quietInfo{zapslog.NewHandler(h.logger.Core(), zapslog.WithName("mcp"))}),
 	})
 	if err != nil {
 		return fmt.Errorf("assembling the MCP server: %w", err)
 	}
 	h.handler, h.server = srv.Handler, srv
+	h.warnSelfAddress(base, hosts)
 	h.logger.Info("nextcloud MCP backend ready",
 		zap.String("nextcloud", base), zap.String("credentials", h.mode()),
 		zap.Int("tools", len(srv.Tools)), zap.Strings("allowed_hosts", hosts))
@@ -125,8 +162,11 @@ func (h *Handler) credentials(repl *caddy.Replacer) (CredentialsFunc, error) {
 			return nil, errors.New("credentials basic: user and app password must not be empty")
 		}
 		return FixedCredentials(nextcloud.Basic{Username: user, Password: pass}), nil
+	case "app_password":
+		// The connector supplies each call's credentials.
+		return func(*http.Request) (nextcloud.Credentials, bool) { return nil, false }, nil
 	}
-	return nil, fmt.Errorf("credentials %q: want bearer or basic", h.Credentials.Mode)
+	return nil, fmt.Errorf("credentials %q: want bearer, basic or app_password", h.Credentials.Mode)
 }
 
 // Validate checks the configuration before provisioning.
@@ -139,8 +179,8 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("nextcloud: %q is not an http(s) URL", h.Nextcloud)
 		}
 	}
-	if m := h.mode(); m != "bearer" && m != "basic" {
-		return fmt.Errorf("credentials %q: want bearer or basic", m)
+	if m := h.mode(); m != "bearer" && m != "basic" && m != "app_password" {
+		return fmt.Errorf("credentials %q: want bearer, basic or app_password", m)
 	}
 	if h.ScopeSeparator != "" && h.ScopeSeparator != ":" && h.ScopeSeparator != "." {
 		return fmt.Errorf("scope_separator %q: want \":\" or \".\"", h.ScopeSeparator)
@@ -156,6 +196,9 @@ func (h *Handler) Validate() error {
 
 // Cleanup ends the sessions of this configuration when Caddy unloads it.
 func (h *Handler) Cleanup() error {
+	if h.connector != nil {
+		h.connector.Close()
+	}
 	if h.server == nil {
 		return nil
 	}
@@ -166,16 +209,28 @@ func (h *Handler) Cleanup() error {
 
 // ServeHTTP serves the MCP endpoint; it never calls next.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
-	h.handler.ServeHTTP(flushWriter{w}, r)
+	if _, ok := h.gatewaySubject(r); !ok {
+		h.logger.Warn("refused a request that did not pass mcp_gateway",
+			zap.String("remote_ip", r.RemoteAddr), zap.String("method", r.Method), zap.String("uri", r.URL.Path))
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, notFromGateway+"\n")
+		return nil
+	}
+	if _, ok := w.(http.Flusher); !ok {
+		w = flushWriter{w}
+	}
+	h.handler.ServeHTTP(w, r)
 	return nil
 }
 
 // flushWriter makes Caddy's response writer an http.Flusher again. Caddy's
-// writers (and the wrappers of handlers before this one) flush only
-// through http.ResponseController, but mcp-go decides whether a response
-// may become an SSE stream by asserting http.Flusher: without this every
-// stream (subscriptions/listen, progress and log notifications) collapsed
-// into a single JSON reply that dropped the notifications.
+// writers (and the wrappers of handlers before this one, the gateway's
+// among them) flush only through http.ResponseController, but mcp-go
+// decides whether a response may become an SSE stream by asserting
+// http.Flusher: without this every stream (subscriptions/listen, progress
+// and log notifications, server-to-client requests such as URL
+// elicitation) collapsed into a single JSON reply.
 type flushWriter struct{ http.ResponseWriter }
 
 func (f flushWriter) Flush() { _ = http.NewResponseController(f.ResponseWriter).Flush() }

@@ -19,8 +19,24 @@ import (
 	"github.com/scopegate/scopegate/mcpbackend"
 )
 
-// provision builds the Caddy handler against a fake Nextcloud and serves it.
+// provision builds the Caddy handler against a fake Nextcloud and serves it
+// as mcp_gateway would pass requests on: with the request variable that
+// says a gateway authenticated them (subject "alice").
 func provision(t *testing.T, h *mcpbackend.Handler, opts nextcloudfake.Options) (*nextcloudfake.Fake, *httptest.Server) {
+	t.Helper()
+	return provisionBehind(t, h, opts, func(r *http.Request) *http.Request {
+		return withVars(r, map[string]any{mcpbackend.GatewaySubjectVar: "alice"})
+	})
+}
+
+// withVars gives r the Caddy request variables vars, as caddyhttp does
+// for every request it serves.
+func withVars(r *http.Request, vars map[string]any) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, vars))
+}
+
+// provisionBehind serves h with front applied to each request first.
+func provisionBehind(t *testing.T, h *mcpbackend.Handler, opts nextcloudfake.Options, front func(*http.Request) *http.Request) (*nextcloudfake.Fake, *httptest.Server) {
 	t.Helper()
 	fake, nc := nextcloudfake.Start(t, opts)
 	h.Nextcloud = nc.URL
@@ -41,7 +57,7 @@ func provision(t *testing.T, h *mcpbackend.Handler, opts nextcloudfake.Options) 
 		// Caddy hands handlers its own wrapper, which is no http.Flusher
 		// (it flushes through http.ResponseController): serve through it
 		// so these tests see what the module sees in the binary.
-		if err := h.ServeHTTP(&caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, r, nil); err != nil {
+		if err := h.ServeHTTP(&caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, front(r), nil); err != nil {
 			t.Error(err)
 		}
 	}))

@@ -100,6 +100,24 @@ func TestInventory(t *testing.T) {
 	}
 }
 
+// TestConnectionTools: the tools app_password mode adds beyond the
+// reference are complete and need no scope beyond openid.
+func TestConnectionTools(t *testing.T) {
+	names := []string{}
+	for _, tl := range mcpbackend.ConnectionTools() {
+		if err := tl.Check(); err != nil {
+			t.Error(err)
+		}
+		if !slices.Equal(tl.Scopes, []string{"openid"}) {
+			t.Errorf("%s: scopes %v, want [openid]", tl.Def.Name, tl.Scopes)
+		}
+		names = append(names, tl.Def.Name)
+	}
+	if !slices.Equal(names, []string{"nc_connection_status", "nc_disconnect"}) {
+		t.Errorf("connection tools %v", names)
+	}
+}
+
 // TestToolSnapshots fails when a tool's published contract (schema,
 // annotations, _meta scopes) changes; run with -update or
 // UPDATE_TOOLSNAPS=1 to accept a deliberate change.
@@ -107,7 +125,11 @@ func TestToolSnapshots(t *testing.T) {
 	regen := *update || os.Getenv("UPDATE_TOOLSNAPS") == "1"
 	dir := filepath.Join("testdata", "toolsnaps")
 	var names []string
-	for _, tools := range allTools(t) {
+	all := allTools(t)
+	// Additions beyond the reference inventory: the connection tools of
+	// credentials app_password (issue 14), offered only in that mode.
+	all["connection"] = mcpbackend.ConnectionTools()
+	for _, tools := range all {
 		for _, tl := range tools {
 			names = append(names, tl.Def.Name)
 			got, err := json.MarshalIndent(tl.ServerTool(":").Tool, "", "  ")

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -66,8 +67,21 @@ type Config struct {
 	// handler is mounted in Caddy. Everything else gets 403, the
 	// DNS-rebinding protection.
 	AllowedHosts []string
-	Logger       *slog.Logger
-	Version      string
+	// AllowedOrigins are browser origins (scheme://host[:port]) accepted
+	// besides those whose host is an allowed host. A request with any
+	// other Origin gets 403, as the Streamable HTTP transport requires.
+	AllowedOrigins []string
+	// Subject names the authenticated user of a request (the Caddy
+	// handler takes it from mcp_gateway). Cancellation is scoped by it:
+	// a notifications/cancelled only reaches the same subject's requests.
+	// Nil means one scope for all (a single-user server).
+	Subject func(*http.Request) string
+	Logger  *slog.Logger
+	Version string
+	// Connector, when set, is app_password mode: each user's own app
+	// password from Login Flow v2 (Credentials then supplies nothing).
+	// It adds the tools nc_connection_status and nc_disconnect.
+	Connector *Connector
 	// ValidateOutput checks every structured result against the tool's
 	// output schema and turns a mismatch into a tool error. Tests turn it
 	// on to hold the schemas to what Nextcloud really answers; in
@@ -146,6 +160,17 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 
+	exempt := map[string]bool{}
+	if cfg.Connector != nil {
+		for _, t := range cfg.Connector.tools() {
+			if err := t.Check(); err != nil {
+				return nil, err
+			}
+			exempt[t.Def.Name] = true
+			tools = append(tools, t)
+		}
+	}
+
 	appOf := map[string]string{}
 	for _, t := range tools {
 		appOf[t.Def.Name] = t.App
@@ -164,10 +189,12 @@ func New(cfg Config) (*Server, error) {
 			logger.WarnContext(ctx, "reading capabilities for tools/list", "error", err)
 			return
 		}
-		res.Tools = slices.DeleteFunc(res.Tools, func(t mcp.Tool) bool { return !caps.Enabled(appOf[t.Name]) })
+		res.Tools = slices.DeleteFunc(res.Tools, func(t mcp.Tool) bool { return appOf[t.Name] != connectionApp && !caps.Enabled(appOf[t.Name]) })
 	})
 
 	sopts := []server.ServerOption{
+		// Outermost: no tool answer shows Nextcloud's internal address.
+		server.WithToolHandlerMiddleware(hideNextcloudAddress(cfg.Client.BaseURL())),
 		server.WithToolCapabilities(false),
 		// No prompts or resources, but answering their lists (empty, with
 		// cache hints) serves clients that ask unconditionally better than
@@ -178,6 +205,7 @@ func New(cfg Config) (*Server, error) {
 		server.WithRecovery(),
 		server.WithHooks(hooks),
 		server.WithLogger(logger),
+		server.WithToolHandlerMiddleware(connectMiddleware(cfg.Connector, exempt)),
 		server.WithToolHandlerMiddleware(requireApp(cfg.Client, appOf)),
 		// Lists differ per user (disabled apps): never share caches.
 		server.WithCacheHints(30_000, mcp.CacheScopePrivate),
@@ -192,10 +220,19 @@ func New(cfg Config) (*Server, error) {
 		st = append(st, t.ServerTool(sep))
 	}
 	s.AddTools(st...)
+	if cfg.Connector != nil {
+		cfg.Connector.mcp.Store(s)
+	}
 
 	credFn := cfg.Credentials
 	opts := []server.StreamableHTTPOption{
 		server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
+			if cfg.Subject != nil {
+				ctx = withSubject(ctx, cfg.Subject(r))
+			}
+			if cfg.Connector != nil {
+				ctx = withPublicOrigin(ctx, r)
+			}
 			if c, ok := credFn(r); ok {
 				return nextcloud.WithCredentials(ctx, c)
 			}
@@ -212,7 +249,8 @@ func New(cfg Config) (*Server, error) {
 		opts = append(opts, server.WithStateful(true), server.WithSessionIdleTTL(SessionIdleTTL))
 	}
 	h := server.NewStreamableHTTPServer(s, opts...)
-	return &Server{MCP: s, Tools: tools, Handler: hostAllowList(cfg.AllowedHosts, h), streamable: h}, nil
+	guarded := rebindingGuard(cfg.AllowedHosts, cfg.AllowedOrigins, newCancelScope(cfg.Subject, h))
+	return &Server{MCP: s, Tools: tools, Handler: guarded, streamable: h}, nil
 }
 
 func mapsKeys[V any](m map[string]V) func(func(string) bool) {
@@ -231,7 +269,7 @@ func requireApp(c *nextcloud.Client, appOf map[string]string) server.ToolHandler
 	return func(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 		return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			app := appOf[req.Params.Name]
-			if app == "" {
+			if app == "" || app == connectionApp {
 				return next(ctx, req)
 			}
 			caps, err := c.Capabilities(ctx)
@@ -246,33 +284,78 @@ func requireApp(c *nextcloud.Client, appOf map[string]string) server.ToolHandler
 	}
 }
 
-// hostAllowList is the DNS-rebinding protection: only loopback Host
-// values and the configured public hosts are served.
-func hostAllowList(allowed []string, next http.Handler) http.Handler {
+// rebindingGuard is the DNS-rebinding protection: only loopback Host
+// values and the configured public hosts are served, and a browser's
+// Origin must name one of them (or be listed in origins); requests without
+// Origin (every non-browser client) are not affected. The backend checks
+// this itself, not only the gateway, so it is safe where it runs alone.
+func rebindingGuard(hosts, origins []string, next http.Handler) http.Handler {
 	set := map[string]bool{}
-	for _, h := range allowed {
+	for _, h := range hosts {
 		set[strings.ToLower(h)] = true
+	}
+	orig := map[string]bool{}
+	for _, o := range origins {
+		orig[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !hostAllowed(r.Host, set) {
 			http.Error(w, fmt.Sprintf("Forbidden: invalid Host header %q", r.Host), http.StatusForbidden)
 			return
 		}
+		if !originAllowed(r, set, orig) {
+			http.Error(w, "Forbidden: Origin not allowed", http.StatusForbidden)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-func hostAllowed(hostport string, set map[string]bool) bool {
-	hostport = strings.ToLower(hostport)
-	host, _, err := net.SplitHostPort(hostport)
+// originAllowed accepts no Origin, or exactly one that is listed, or one
+// whose host is an allowed host; a loopback origin only on a loopback
+// Host (a local setup), never on a public one.
+func originAllowed(r *http.Request, hosts, origins map[string]bool) bool {
+	values := r.Header.Values("Origin")
+	if len(values) == 0 {
+		return true
+	}
+	if len(values) > 1 {
+		return false
+	}
+	o := strings.ToLower(strings.TrimSuffix(values[0], "/"))
+	if origins[o] {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return false // "null", opaque or malformed origins
+	}
+	if isLoopback(u.Host) {
+		return isLoopback(r.Host)
+	}
+	return hostAllowed(u.Host, hosts)
+}
+
+func isLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(strings.ToLower(hostport))
 	if err != nil {
-		host = strings.Trim(hostport, "[]")
+		host = strings.Trim(strings.ToLower(hostport), "[]")
 	}
 	if host == "localhost" {
 		return true
 	}
-	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+func hostAllowed(hostport string, set map[string]bool) bool {
+	hostport = strings.ToLower(hostport)
+	if isLoopback(hostport) {
 		return true
+	}
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = strings.Trim(hostport, "[]")
 	}
 	return set[hostport] || set[host]
 }

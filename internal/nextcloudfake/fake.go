@@ -86,11 +86,16 @@ type Fake struct {
 	// override answers chosen by tests, keyed by "METHOD path": each
 	// request takes the first, the last one stays.
 	override map[string][]Exchange
+	// flows are the Login Flow v2 flows by login token; appPasswords the
+	// app passwords they created ("user\x00password" -> client name).
+	flows        map[string]*loginFlow
+	appPasswords map[string]string
 }
 
 // New returns a fake serving every recorded app.
 func New(opts Options) (*Fake, error) {
-	f := &Fake{opts: opts, served: map[int]bool{}, override: map[string][]Exchange{}, notes: map[string]noteState{}}
+	f := &Fake{opts: opts, served: map[int]bool{}, override: map[string][]Exchange{}, notes: map[string]noteState{},
+		flows: map[string]*loginFlow{}, appPasswords: map[string]string{}}
 	for _, app := range Apps {
 		ex, err := Exchanges(app)
 		if err != nil {
@@ -305,8 +310,17 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 
 	p := r.URL.Path
+	if f.serveLoginFlow(w, r, body) {
+		return
+	}
 	kind := classify(p)
 	c := authenticate(r.Header)
+	if u, pw, ok := f.appPasswordUser(r.Header); ok {
+		c = caller{state: authOK, user: u}
+		if f.serveAppPasswordUser(w, r, u, pw) {
+			return
+		}
+	}
 	if a := enforce(kind, c, r.Header, p); a != nil {
 		write(w, a.status, a.header, a.body)
 		return

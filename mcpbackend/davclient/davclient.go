@@ -221,7 +221,7 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		resp, err := d.hc.Do(req)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
+			return nil, nextcloud.NewTransportError(req.Method, req.URL.Path, err)
 		}
 		if resp.StatusCode/100 == 2 {
 			return resp, nil

@@ -257,12 +257,12 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		}
 		resp, err := c.hc.Do(req)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", r.Method, r.Path, err)
+			return nil, NewTransportError(r.Method, r.Path, err)
 		}
 		b, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 		resp.Body.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: reading response: %w", r.Method, r.Path, err)
+			return nil, NewTransportError(r.Method, r.Path, fmt.Errorf("reading response: %w", err))
 		}
 		if int64(len(b)) > c.maxBody {
 			return nil, fmt.Errorf("%s %s: %w (over %d bytes)", r.Method, r.Path, ErrTooLarge, c.maxBody)

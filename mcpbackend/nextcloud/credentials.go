@@ -50,3 +50,21 @@ func CredentialsFrom(ctx context.Context) (Credentials, bool) {
 	c, ok := ctx.Value(credentialsKey{}).(Credentials)
 	return c, ok && c != nil
 }
+
+// Anonymous sends no credentials, for Nextcloud's public endpoints (Login
+// Flow v2). It is explicit so that the Transport still refuses requests
+// that simply carry no credentials.
+type Anonymous struct{}
+
+// Apply implements Credentials.
+func (Anonymous) Apply(*http.Request) {}
+
+// User implements Credentials.
+func (Anonymous) User() string { return "" }
+
+// UnauthorizedNotifier is implemented by credentials that want to know
+// when Nextcloud refuses them with 401 (an app password the user revoked):
+// the Transport calls Unauthorized on every such answer.
+type UnauthorizedNotifier interface {
+	Unauthorized()
+}

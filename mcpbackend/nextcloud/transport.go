@@ -28,5 +28,11 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return base.RoundTrip(r)
+	resp, err := base.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized {
+		if n, ok := c.(UnauthorizedNotifier); ok {
+			n.Unauthorized()
+		}
+	}
+	return resp, err
 }
