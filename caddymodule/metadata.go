@@ -80,6 +80,11 @@ func (g *Gateway) awaitCatalog() {
 	if len(g.ScopesSupported) > 0 {
 		return
 	}
+	g.awaitDiscovery()
+}
+
+// awaitDiscovery is awaitCatalog's wait, whatever the configuration.
+func (g *Gateway) awaitDiscovery() {
 	g.discoverer.Ensure()
 	if g.disc.waited.Swap(true) {
 		return
@@ -94,11 +99,19 @@ func (g *Gateway) awaitCatalog() {
 // hold up clients' discovery for long.
 const metadataCatalogWait = 2 * time.Second
 
-// challengeScopes is the scope parameter of 401 challenges.
+// challengeScopes is the scope parameter of 401 challenges: the configured
+// challenge_scopes, else least privilege — the base scopes and the scopes
+// of the tools annotated readOnlyHint — so that a client following the
+// spec's scope selection asks the user for reading only, and writes are
+// granted by step-up when first needed. A catalog without annotations
+// gives scopes_supported, as does a backend not discovered in time.
 func (g *Gateway) challengeScopes() []string {
 	if len(g.ChallengeScopes) > 0 {
 		return g.ChallengeScopes
 	}
-	g.awaitCatalog()
+	g.awaitDiscovery()
+	if lp, ok := g.catalog.LeastPrivilegeScopes(); ok {
+		return lp
+	}
 	return g.advertisedScopes()
 }
