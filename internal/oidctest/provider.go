@@ -78,6 +78,13 @@ type Options struct {
 	// RegisteredSecretLifetime sets client_secret_expires_at of registered
 	// clients; zero means their secrets never expire.
 	RegisteredSecretLifetime time.Duration
+	// PublicClients lets RFC 7591 registration (with Registration) create
+	// public clients (token_endpoint_auth_method "none") for the
+	// authorization code grant with PKCE; see interactive.go.
+	PublicClients bool
+	// Login answers the login page of the authorization code flow in the
+	// user's stead; nil approves every request as DefaultUser.
+	Login func(LoginRequest) LoginAnswer
 	// IntrospectionRewrite, when set, edits every 200 introspection answer
 	// (active or not) before it is sent, to imitate providers that omit or
 	// get fields wrong. Keys are the RFC 7662 member names; delete to omit.
@@ -109,10 +116,16 @@ type Provider struct {
 	// secretLifetime of dynamically registered clients; zero is forever.
 	secretLifetime time.Duration
 
-	mu     sync.Mutex
-	server *http.Server
-	done   chan struct{}
-	hits   map[string]int
+	// publicClients and loginFunc: Options.PublicClients and Login.
+	publicClients bool
+	loginFunc     func(LoginRequest) LoginAnswer
+
+	mu       sync.Mutex
+	server   *http.Server
+	done     chan struct{}
+	hits     map[string]int
+	requests []Request
+	logins   []LoginRequest
 }
 
 // Start runs a provider on a free loopback port until the test ends.
@@ -131,7 +144,7 @@ func start(opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	p := &Provider{addr: ln.Addr().String(), hits: map[string]int{}}
+	p := &Provider{addr: ln.Addr().String(), hits: map[string]int{}, publicClients: opts.PublicClients, loginFunc: opts.Login}
 	p.issuer = "http://" + p.addr
 
 	lifetime := opts.TokenLifetime
@@ -150,6 +163,11 @@ func start(opts Options) (*Provider, error) {
 		active:    key,
 		published: []*signingKey{key},
 		tokens:    map[string]*issuedToken{},
+		ia: interactiveState{
+			requests: map[string]*authRequest{},
+			codes:    map[string]string{},
+			refresh:  map[string]*refreshToken{},
+		},
 	}
 	defaults := []Client{
 		{ID: JWTClientID, Secret: ClientSecret},
@@ -178,9 +196,11 @@ func start(opts Options) (*Provider, error) {
 	var cryptoKey [32]byte
 	_, _ = rand.Read(cryptoKey[:])
 	cfg := &op.Config{
-		CryptoKey:       cryptoKey,
-		AuthMethodPost:  true,
-		SupportedScopes: []string{"openid", "notes:read", "notes:write", "files:read"},
+		CryptoKey:             cryptoKey,
+		AuthMethodPost:        true,
+		CodeMethodS256:        true,
+		GrantTypeRefreshToken: true,
+		SupportedScopes:       []string{"openid", "notes:read", "notes:write", "files:read"},
 	}
 	provider, err := op.NewProvider(cfg, p.store, op.StaticIssuer(p.issuer),
 		op.WithAllowInsecure(),
@@ -190,7 +210,7 @@ func start(opts Options) (*Provider, error) {
 		ln.Close()
 		return nil, fmt.Errorf("create provider: %w", err)
 	}
-	p.handler = provider
+	p.handler = p.withLogin(provider)
 	if opts.IntrospectionRewrite != nil {
 		p.handler = rewriteIntrospection(p.handler, opts.IntrospectionRewrite)
 	}
@@ -206,16 +226,28 @@ func start(opts Options) (*Provider, error) {
 }
 
 // resourceInterceptor reads RFC 8707 `resource` (and the older `audience`)
-// parameters of token requests, so the storage can put them into `aud`.
+// parameters of token and authorization requests, so the storage can put
+// them into `aud`.
 func resourceInterceptor(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/oauth/token" {
+		if (r.Method == http.MethodPost && r.URL.Path == "/oauth/token") || r.URL.Path == "/authorize" {
 			if err := r.ParseForm(); err == nil {
-				aud := append(slices.Clone(r.PostForm["resource"]), r.PostForm["audience"]...)
+				aud := append(slices.Clone(r.Form["resource"]), r.Form["audience"]...)
 				if len(aud) > 0 {
 					r = r.WithContext(withRequestAudience(r.Context(), aud))
 				}
 			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withLogin serves the login page beside the provider.
+func (p *Provider) withLogin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == loginPath {
+			p.login(w, r)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -265,8 +297,10 @@ func rewriteIntrospection(next http.Handler, rewrite func(map[string]any)) http.
 
 func (p *Provider) serve(ln net.Listener) {
 	count := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := recordRequest(r)
 		p.mu.Lock()
 		p.hits[r.URL.Path]++
+		p.requests = append(p.requests, rec)
 		p.mu.Unlock()
 		p.handler.ServeHTTP(w, r)
 	})
