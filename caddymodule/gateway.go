@@ -85,7 +85,7 @@ type Gateway struct {
 	// ChallengeScopes is the scope parameter of 401 challenges. Default:
 	// least privilege, the base scopes plus the scopes of every tool
 	// annotated readOnlyHint true; scopes_supported when no tool carries
-	// the annotation.
+	// the annotation or when ScopesSupported is configured.
 	ChallengeScopes []string `json:"challenge_scopes,omitempty"`
 
 	// AllowedOrigins are the browser origins allowed besides the

@@ -100,6 +100,12 @@ func TestChallengeScopeLeastPrivilege(t *testing.T) {
 			want:      "openid notes:read",
 		},
 		{
+			name:      "a configured scopes_supported stays the challenge",
+			annotated: true,
+			mutate:    func(g *Gateway) { g.ScopesSupported = []string{"openid", "notes:read", "notes:write"} },
+			want:      "openid notes:read notes:write",
+		},
+		{
 			name:      "a rule decides a read-only tool's scopes",
 			annotated: true,
 			mutate:    func(g *Gateway) { g.ToolRules = []ScopeRule{{Pattern: "files_get", Scopes: []string{"files:list"}}} },
@@ -109,7 +115,7 @@ func TestChallengeScopeLeastPrivilege(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := testGateway(t, func(g *Gateway) {
-				g.ScopesSupported = nil
+				g.ScopesSupported = nil // testGateway's default; a case may set it
 				if tt.mutate != nil {
 					tt.mutate(g)
 				}

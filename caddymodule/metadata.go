@@ -80,11 +80,6 @@ func (g *Gateway) awaitCatalog() {
 	if len(g.ScopesSupported) > 0 {
 		return
 	}
-	g.awaitDiscovery()
-}
-
-// awaitDiscovery is awaitCatalog's wait, whatever the configuration.
-func (g *Gateway) awaitDiscovery() {
 	g.discoverer.Ensure()
 	if g.disc.waited.Swap(true) {
 		return
@@ -104,12 +99,17 @@ const metadataCatalogWait = 2 * time.Second
 // of the tools annotated readOnlyHint — so that a client following the
 // spec's scope selection asks the user for reading only, and writes are
 // granted by step-up when first needed. A catalog without annotations
-// gives scopes_supported, as does a backend not discovered in time.
+// gives scopes_supported, as does a backend not discovered in time. A
+// configured scopes_supported is the operator's vocabulary: it stays the
+// challenge, as before (challenge_scopes narrows it).
 func (g *Gateway) challengeScopes() []string {
 	if len(g.ChallengeScopes) > 0 {
 		return g.ChallengeScopes
 	}
-	g.awaitDiscovery()
+	if len(g.ScopesSupported) > 0 {
+		return g.ScopesSupported
+	}
+	g.awaitCatalog()
 	if lp, ok := g.catalog.LeastPrivilegeScopes(); ok {
 		return lp
 	}

@@ -14,13 +14,9 @@ import (
 	"github.com/scopegate/scopegate/internal/oidctest"
 )
 
-// scopesSupported is the test Caddyfile's scopes_supported.
+// scopesSupported is the test Caddyfile's scopes_supported, and so the
+// default challenge scope.
 const scopesSupported = "openid notes:read notes:write files:read"
-
-// leastPrivilegeScope is the default 401 challenge scope of the test site:
-// the default base scopes and the scopes of the test server's tools
-// annotated readOnlyHint (all but echo_write), sorted.
-const leastPrivilegeScope = "email files:read notes:read openid profile"
 
 // envOptions vary the test site.
 type envOptions struct {

@@ -110,12 +110,11 @@ func TestProtectedResourceMetadata(t *testing.T) {
 }
 
 // TestNoCredentialsChallenge: no token → 401 with the exact challenge of
-// RFC 9728 §5.1 and no error parameter (RFC 6750 §3.1); its scope asks for
-// least privilege (the read-only tools), not all of scopes_supported.
+// RFC 9728 §5.1 and no error parameter (RFC 6750 §3.1).
 func TestNoCredentialsChallenge(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	want := fmt.Sprintf(`Bearer resource_metadata="%s/.well-known/oauth-protected-resource/mcp", scope="%s"`, e.base, leastPrivilegeScope)
+	want := fmt.Sprintf(`Bearer resource_metadata="%s/.well-known/oauth-protected-resource/mcp", scope="%s"`, e.base, scopesSupported)
 	tests := []struct {
 		name    string
 		method  string

@@ -178,7 +178,7 @@ func TestCacheNeverOutlivesToken(t *testing.T) {
 func TestMalformedAuthorization(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	noCreds := fmt.Sprintf(`Bearer resource_metadata="%s/.well-known/oauth-protected-resource/mcp", scope="%s"`, e.base, leastPrivilegeScope)
+	noCreds := fmt.Sprintf(`Bearer resource_metadata="%s/.well-known/oauth-protected-resource/mcp", scope="%s"`, e.base, scopesSupported)
 	tests := []struct {
 		header  string
 		noCreds bool

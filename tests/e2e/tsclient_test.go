@@ -515,7 +515,7 @@ func TestTSClientClientCredentials(t *testing.T) {
 // already holds a notes:read token, echo_write's 403 sends the SDK to the
 // authorization endpoint with the challenged scope and the resource; the
 // call fails with UnauthorizedError and nothing reaches the upstream. Without a
-// token, the 401 challenge does the same with the least-privilege scope.
+// token, the 401 challenge does the same with the scopes_supported scope.
 func TestTSClientInteractiveStepUp(t *testing.T) {
 	t.Parallel()
 	dir := tsclientSetup(t)
@@ -560,7 +560,7 @@ func TestTSClientInteractiveStepUp(t *testing.T) {
 		if !sawPRM {
 			t.Errorf("the SDK did not fetch the resource metadata named by the 401 challenge")
 		}
-		checkTSAuthorizationURL(t, e, s, leastPrivilegeScope)
+		checkTSAuthorizationURL(t, e, s, scopesSupported)
 		if n := e.upstreamCalls(); n != 0 {
 			t.Errorf("upstream saw %d requests, want 0", n)
 		}
