@@ -6,7 +6,11 @@
 // RFC 8707 resource indicators (which set the access token's audience), JWT
 // and opaque access tokens, RFC 7662 introspection with client
 // authentication, and userinfo; optionally RFC 7591 dynamic registration,
-// RFC 8414-only discovery and doctored introspection answers (Options). It
+// RFC 8414-only discovery and doctored introspection answers (Options); and
+// the interactive flow real MCP clients use (interactive.go): public-client
+// registration, the authorization code grant with PKCE S256, `resource` →
+// `aud`, refresh tokens, a login page the test answers (Options.Login), a
+// browser stand-in (FollowAuthorization) and a request log (Requests). It
 // can be stopped and restarted on the same port to simulate an outage, counts
 // the requests it serves (Hits), and mints deliberately broken or forged
 // JWTs for negative tests (BadToken, Forge).
