@@ -107,6 +107,8 @@ func (c *clientCredentialsRequest) grantClient() string { return c.clientID }
 
 // interactiveState is the storage's part for interactive flows.
 type interactiveState struct {
+	alwaysRefresh bool // Options.AlwaysRefresh
+
 	mu       sync.Mutex
 	requests map[string]*authRequest
 	codes    map[string]string // code → auth request id
@@ -121,10 +123,15 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if len(aud) == 0 {
 		aud = []string{req.ClientID}
 	}
+	scopes := slices.Clone([]string(req.Scopes))
+	if s.ia.alwaysRefresh && !slices.Contains(scopes, oidc.ScopeOfflineAccess) {
+		// zitadel issues refresh tokens for offline_access only.
+		scopes = append(scopes, oidc.ScopeOfflineAccess)
+	}
 	a := &authRequest{
 		id: randomID("ar-"), clientID: req.ClientID, redirectURI: req.RedirectURI,
 		state: req.State, nonce: req.Nonce,
-		scopes: slices.Clone([]string(req.Scopes)), audience: slices.Clone(aud),
+		scopes: scopes, audience: slices.Clone(aud),
 		responseType: req.ResponseType, responseMode: req.ResponseMode,
 		challenge: &oidc.CodeChallenge{Challenge: req.CodeChallenge, Method: req.CodeChallengeMethod},
 	}

@@ -169,6 +169,14 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	}
 }
 
+func TestAlwaysRefresh(t *testing.T) {
+	p := Start(t, Options{Registration: true, PublicClients: true, AlwaysRefresh: true})
+	a := codeFlow(t, p, registerPublic(t, p), "openid notes:read")
+	if a.RefreshToken == "" {
+		t.Fatalf("AlwaysRefresh: no refresh token for %q", a.Scope)
+	}
+}
+
 func TestAuthorizationRefusals(t *testing.T) {
 	p := Start(t, Options{Registration: true, PublicClients: true})
 	client := registerPublic(t, p)

@@ -89,6 +89,9 @@ type Options struct {
 	// Login answers the login page of the authorization code flow in the
 	// user's stead; nil approves every request as DefaultUser.
 	Login func(LoginRequest) LoginAnswer
+	// AlwaysRefresh issues refresh tokens to public clients whether or not
+	// they ask for offline_access, as many providers do.
+	AlwaysRefresh bool
 	// IntrospectionRewrite, when set, edits every 200 introspection answer
 	// (active or not) before it is sent, to imitate providers that omit or
 	// get fields wrong. Keys are the RFC 7662 member names; delete to omit.
@@ -168,9 +171,10 @@ func start(opts Options) (*Provider, error) {
 		published: []*signingKey{key},
 		tokens:    map[string]*issuedToken{},
 		ia: interactiveState{
-			requests: map[string]*authRequest{},
-			codes:    map[string]string{},
-			refresh:  map[string]*refreshToken{},
+			alwaysRefresh: opts.AlwaysRefresh,
+			requests:      map[string]*authRequest{},
+			codes:         map[string]string{},
+			refresh:       map[string]*refreshToken{},
 		},
 	}
 	defaults := []Client{

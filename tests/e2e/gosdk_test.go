@@ -31,7 +31,7 @@ const goSDKRedirect = "http://127.0.0.1:9/gosdk/callback"
 // scope and retries by itself → tools/list now has the write tools.
 func TestGoSDKInteractiveStepUp(t *testing.T) {
 	t.Parallel()
-	s := newNextcloudSite(t)
+	s := newNextcloudSite(t, oidctest.Options{})
 	inv := ncInventory(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

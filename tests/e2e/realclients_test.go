@@ -83,12 +83,13 @@ type ncSite struct {
 	resource string
 }
 
-func newNextcloudSite(t *testing.T) *ncSite {
+func newNextcloudSite(t *testing.T, popts oidctest.Options) *ncSite {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: skipped with -short")
 	}
-	s := &ncSite{provider: oidctest.Start(t, oidctest.Options{Registration: true, PublicClients: true})}
+	popts.Registration, popts.PublicClients = true, true
+	s := &ncSite{provider: oidctest.Start(t, popts)}
 	fake, fakeSrv := nextcloudfake.Start(t, nextcloudfake.Options{})
 	s.fake = fake
 	// Nextcloud's user_oidc stands in front of the fake: the gateway has

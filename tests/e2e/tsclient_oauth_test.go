@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scopegate/scopegate/internal/oidctest"
 )
 
 // tsOAuthSummary is what tests/tsclient/oauth_flow.mjs prints.
@@ -42,10 +44,26 @@ type tsOAuthSummary struct {
 // token → list (read tools only) → read → write 403 → re-authorize with
 // the challenged scope → the write succeeds → the list has the write
 // tools.
+//
+// With a provider that issues refresh tokens, the SDK first refreshes on
+// the 403 (which cannot widen the scope) and gives up with "403 after
+// trying upscoping"; the app then starts the new authorization itself.
 func TestTSClientOAuthStepUp(t *testing.T) {
 	t.Parallel()
 	dir := tsclientSetup(t)
-	s := newNextcloudSite(t)
+	for _, tc := range []struct {
+		name    string
+		refresh bool
+	}{{"without refresh tokens", false}, {"with refresh tokens", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tsOAuthFlow(t, dir, tc.refresh)
+		})
+	}
+}
+
+func tsOAuthFlow(t *testing.T, dir string, refresh bool) {
+	s := newNextcloudSite(t, oidctest.Options{AlwaysRefresh: refresh})
 	inv := ncInventory(t)
 
 	readJSON, _ := json.Marshal(readArgs)
@@ -122,7 +140,27 @@ func TestTSClientOAuthStepUp(t *testing.T) {
 	}
 	seq := kinds(sum.Wire)
 	t.Logf("typescript sdk %s requests: %s", sum.SDKVersion, strings.Join(seq, " → "))
-	checkOrder(t, seq, []string{"mcp:401", "prm", "asm", "register", "authorize", "login", "token", "mcp:200", "mcp:403", "authorize", "login", "token", "mcp:200"})
+	want := []string{"mcp:401", "prm", "asm", "register", "authorize", "login", "token", "mcp:200", "mcp:403", "authorize", "login", "token", "mcp:200"}
+	var refreshes int
+	for _, e := range sum.Wire {
+		if e.Kind == "token" && e.Params.Get("grant_type") == "refresh_token" {
+			refreshes++
+			if e.Params.Get("scope") != "" {
+				t.Logf("the SDK's refresh asked for scope %q", e.Params.Get("scope"))
+			}
+		}
+	}
+	gaveUp := slices.ContainsFunc(sum.Steps, func(st string) bool { return strings.Contains(st, "403 after trying upscoping") })
+	if refresh {
+		// The SDK refreshes first and gets the same 403 again.
+		want = []string{"mcp:401", "prm", "asm", "register", "authorize", "login", "token", "mcp:200", "mcp:403", "token", "mcp:403", "authorize", "login", "token", "mcp:200"}
+		if refreshes == 0 || !gaveUp {
+			t.Errorf("with refresh tokens: %d refreshes, gave up after upscoping: %v; want the SDK to refresh first and give up", refreshes, gaveUp)
+		}
+	} else if refreshes != 0 || gaveUp {
+		t.Errorf("without refresh tokens: %d refreshes, gave up: %v", refreshes, gaveUp)
+	}
+	checkOrder(t, seq, want)
 	for _, e := range sum.Wire {
 		if e.Kind == "token" && !slices.Equal(e.Params["resource"], []string{s.resource}) {
 			t.Errorf("token request %v without the resource", e.Params)

@@ -14,6 +14,11 @@
 //   UnauthorizedError → finishAuth(code) → the app retries the write →
 //   tools/list again, now with the write tools.
 //
+// With a provider that issues refresh tokens the SDK first refreshes on the
+// 403, which cannot widen the scope, and throws "Server returned 403 after
+// trying upscoping"; the app then drops its tokens and starts a new
+// authorization itself, with the scope of the last challenge.
+//
 // It prints one JSON summary on stdout and exits 0 whenever it could write
 // it; failures are in the summary.
 //
@@ -24,7 +29,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { UnauthorizedError, auth } from '@modelcontextprotocol/sdk/client/auth.js';
 
 const REDIRECT = 'http://127.0.0.1:9/tsclient/callback';
 const OVERALL_TIMEOUT_MS = 90000;
@@ -63,6 +68,8 @@ function describeError(err) {
   return d;
 }
 
+let lastChallengeScope;
+
 // loggingFetch is the logging front: every request the SDK makes, with
 // the non-secret parameters of token requests.
 async function loggingFetch(input, init = {}) {
@@ -82,6 +89,10 @@ async function loggingFetch(input, init = {}) {
   entry.status = resp.status;
   const www = resp.headers.get('www-authenticate');
   if (www) entry.challenge = www;
+  if (resp.status === 403 && www) {
+    const m = /scope="([^"]*)"/.exec(www);
+    if (m) lastChallengeScope = m[1];
+  }
   return resp;
 }
 
@@ -169,10 +180,21 @@ async function withAuthorization(name, transport, provider, op) {
   try {
     return await op();
   } catch (err) {
-    if (!(err instanceof UnauthorizedError)) throw err;
-    summary.steps.push(`${name}: UnauthorizedError, finishAuth`);
-    await transport.finishAuth(provider.code);
-    return await op();
+    if (err instanceof UnauthorizedError) {
+      summary.steps.push(`${name}: UnauthorizedError, finishAuth`);
+      await transport.finishAuth(provider.code);
+      return await op();
+    }
+    if (err?.code === 403 && /after trying upscoping/.test(err.message)) {
+      // The refresh could not widen the scope: a new authorization.
+      summary.steps.push(`${name}: 403 after trying upscoping, new authorization for "${lastChallengeScope}"`);
+      provider.saveTokens(undefined);
+      const result = await auth(provider, { serverUrl: new URL(o.url), scope: lastChallengeScope, fetchFn: loggingFetch });
+      if (result !== 'REDIRECT') throw new Error(`auth() returned ${result}, want REDIRECT`);
+      await transport.finishAuth(provider.code);
+      return await op();
+    }
+    throw err;
   }
 }
 
