@@ -177,3 +177,83 @@ func TestReadOnlyHint(t *testing.T) {
 		}
 	}
 }
+
+// FuzzHiddenMeta checks the hidden annotation against encoding/json:
+// whatever RewriteJSON accepts, a Go client reads in the output's
+// result._meta exactly the count of entries it removed, ttlMs 0 when it
+// removed any, and every other _meta member of the input unchanged.
+func FuzzHiddenMeta(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"a"},{"name":"forbidden_b"}],"ttlMs":30000}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"_meta":{"k":[1,{"x":"}"}]},"resources":[{"uri":"forbidden://r"}],"ttlMs":5}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"forbidden_x"}],"_meta":{"scopegate/hidden":{"count":99}}}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"forbidden_x"}],"_meta":null,"prompts":[{"name":"forbidden_unknown"}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"a","annotations":{"readOnlyHint":true}}],"_meta":{ }}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"forbidden","annotations":{"readOnlyHint":true,"ReadOnlyHint":false}}]}}`,
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[],"_meta":{"scopegate/hidden":1,"Scopegate/Hidden":2}}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	type result struct {
+		Tools             []json.RawMessage          `json:"tools"`
+		Resources         []json.RawMessage          `json:"resources"`
+		ResourceTemplates []json.RawMessage          `json:"resourceTemplates"`
+		Prompts           []json.RawMessage          `json:"prompts"`
+		TTLMs             *float64                   `json:"ttlMs"`
+		Meta              map[string]json.RawMessage `json:"_meta"`
+	}
+	read := func(b []byte) (result, bool) {
+		var m struct {
+			Result *result `json:"result"`
+		}
+		if json.Unmarshal(b, &m) != nil || m.Result == nil {
+			return result{}, false
+		}
+		return *m.Result, true
+	}
+	count := func(r result) int {
+		return len(r.Tools) + len(r.Resources) + len(r.ResourceTemplates) + len(r.Prompts)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		out, err := (&Rewriter{Allow: denyForbidden, Reveal: revealForbidden}).RewriteJSON(body)
+		if err != nil {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("invalid output %q from %q", out, body)
+		}
+		in, ok := read(body)
+		got, gotOK := read(out)
+		if !ok || !gotOK {
+			if ok != gotOK {
+				t.Fatalf("result readable in input %v, output %v", ok, gotOK)
+			}
+			return
+		}
+		removed := count(in) - count(got)
+		var h struct {
+			Count  int      `json:"count"`
+			Scopes []string `json:"scopes"`
+		}
+		raw, has := got.Meta[HiddenMetaKey]
+		if has {
+			if err := json.Unmarshal(raw, &h); err != nil {
+				t.Fatalf("hidden %s: %v\nin  %q\nout %q", raw, err, body, out)
+			}
+		}
+		if removed > 0 && (!has || h.Count != removed) {
+			t.Fatalf("removed %d, hidden says %s\nin  %q\nout %q", removed, raw, body, out)
+		}
+		if removed == 0 && has && h.Count != 0 {
+			t.Fatalf("nothing removed, hidden says %s\nin  %q\nout %q", raw, body, out)
+		}
+		if removed > 0 && in.TTLMs != nil && (got.TTLMs == nil || *got.TTLMs != 0) {
+			t.Fatalf("removed %d, ttlMs %v\nin  %q\nout %q", removed, got.TTLMs, body, out)
+		}
+		for k, v := range in.Meta {
+			if k != HiddenMetaKey && string(got.Meta[k]) != string(v) {
+				t.Fatalf("_meta[%q] was %s, is %s\nin  %q\nout %q", k, v, got.Meta[k], body, out)
+			}
+		}
+	})
+}
