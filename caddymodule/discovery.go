@@ -156,6 +156,7 @@ func (g *Gateway) fetchPage(ctx context.Context, c *chain, cursor string, h http
 			tools = append(tools, it)
 		}
 	}
+	g.learnHints(tools)
 	return g.entries(tools), page.NextCursor, resp.status, nil
 }
 

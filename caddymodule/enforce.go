@@ -204,7 +204,8 @@ func (g *Gateway) refuse(w http.ResponseWriter, msg rpcmessage.Message, id token
 }
 
 // listRewriter filters a list response down to what the token may use,
-// and teaches the catalog every tool declaration the response carries.
+// says in its _meta what was hidden, and teaches the catalog every tool
+// declaration (and read-only annotation) the response carries.
 func (g *Gateway) listRewriter(msg rpcmessage.Message, id tokenverifier.Identity) *listfilter.Rewriter {
 	return &listfilter.Rewriter{
 		RequestID: msg.ID,
@@ -212,8 +213,10 @@ func (g *Gateway) listRewriter(msg rpcmessage.Message, id tokenverifier.Identity
 		Observe: func(list listfilter.List, items []listfilter.Item) {
 			if list == listfilter.Tools {
 				g.learn(items)
+				g.learnHints(items)
 			}
 		},
+		Reveal: func(it listfilter.Item) []string { return g.revealScopes(it, id.Scopes) },
 		Allow: func(it listfilter.Item) bool {
 			switch it.List {
 			case listfilter.Tools:

@@ -96,7 +96,9 @@ type Gateway struct {
 	BaseScopes []string `json:"base_scopes,omitempty"`
 
 	// ChallengeScopes is the scope parameter of 401 challenges. Default:
-	// the advertised scopes_supported.
+	// least privilege, the base scopes plus the scopes of every tool
+	// annotated readOnlyHint true; scopes_supported when no tool carries
+	// the annotation or when ScopesSupported is configured.
 	ChallengeScopes []string `json:"challenge_scopes,omitempty"`
 
 	// AllowedOrigins are the browser origins allowed besides the

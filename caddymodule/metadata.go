@@ -94,11 +94,24 @@ func (g *Gateway) awaitCatalog() {
 // hold up clients' discovery for long.
 const metadataCatalogWait = 2 * time.Second
 
-// challengeScopes is the scope parameter of 401 challenges.
+// challengeScopes is the scope parameter of 401 challenges: the configured
+// challenge_scopes, else least privilege — the base scopes and the scopes
+// of the tools annotated readOnlyHint — so that a client following the
+// spec's scope selection asks the user for reading only, and writes are
+// granted by step-up when first needed. A catalog without annotations
+// gives scopes_supported, as does a backend not discovered in time. A
+// configured scopes_supported is the operator's vocabulary: it stays the
+// challenge, as before (challenge_scopes narrows it).
 func (g *Gateway) challengeScopes() []string {
 	if len(g.ChallengeScopes) > 0 {
 		return g.ChallengeScopes
 	}
+	if len(g.ScopesSupported) > 0 {
+		return g.ScopesSupported
+	}
 	g.awaitCatalog()
+	if lp, ok := g.catalog.LeastPrivilegeScopes(); ok {
+		return lp
+	}
 	return g.advertisedScopes()
 }

@@ -6,7 +6,11 @@
 // RFC 8707 resource indicators (which set the access token's audience), JWT
 // and opaque access tokens, RFC 7662 introspection with client
 // authentication, and userinfo; optionally RFC 7591 dynamic registration,
-// RFC 8414-only discovery and doctored introspection answers (Options). It
+// RFC 8414-only discovery and doctored introspection answers (Options); and
+// the interactive flow real MCP clients use (interactive.go): public-client
+// registration, the authorization code grant with PKCE S256, `resource` →
+// `aud`, refresh tokens, a login page the test answers (Options.Login), a
+// browser stand-in (FollowAuthorization) and a request log (Requests). It
 // can be stopped and restarted on the same port to simulate an outage, counts
 // the requests it serves (Hits), and mints deliberately broken or forged
 // JWTs for negative tests (BadToken, Forge).
@@ -78,6 +82,16 @@ type Options struct {
 	// RegisteredSecretLifetime sets client_secret_expires_at of registered
 	// clients; zero means their secrets never expire.
 	RegisteredSecretLifetime time.Duration
+	// PublicClients lets RFC 7591 registration (with Registration) create
+	// public clients (token_endpoint_auth_method "none") for the
+	// authorization code grant with PKCE; see interactive.go.
+	PublicClients bool
+	// Login answers the login page of the authorization code flow in the
+	// user's stead; nil approves every request as DefaultUser.
+	Login func(LoginRequest) LoginAnswer
+	// AlwaysRefresh issues refresh tokens to public clients whether or not
+	// they ask for offline_access, as many providers do.
+	AlwaysRefresh bool
 	// IntrospectionRewrite, when set, edits every 200 introspection answer
 	// (active or not) before it is sent, to imitate providers that omit or
 	// get fields wrong. Keys are the RFC 7662 member names; delete to omit.
@@ -114,10 +128,16 @@ type Provider struct {
 	// secretLifetime of dynamically registered clients; zero is forever.
 	secretLifetime time.Duration
 
-	mu     sync.Mutex
-	server *http.Server
-	done   chan struct{}
-	hits   map[string]int
+	// publicClients and loginFunc: Options.PublicClients and Login.
+	publicClients bool
+	loginFunc     func(LoginRequest) LoginAnswer
+
+	mu       sync.Mutex
+	server   *http.Server
+	done     chan struct{}
+	hits     map[string]int
+	requests []Request
+	logins   []LoginRequest
 }
 
 // Start runs a provider on a free loopback port until the test ends.
@@ -136,7 +156,7 @@ func start(opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	p := &Provider{addr: ln.Addr().String(), hits: map[string]int{}}
+	p := &Provider{addr: ln.Addr().String(), hits: map[string]int{}, publicClients: opts.PublicClients, loginFunc: opts.Login}
 	p.issuer = "http://" + p.addr
 
 	lifetime := opts.TokenLifetime
@@ -155,6 +175,12 @@ func start(opts Options) (*Provider, error) {
 		active:    key,
 		published: []*signingKey{key},
 		tokens:    map[string]*issuedToken{},
+		ia: interactiveState{
+			alwaysRefresh: opts.AlwaysRefresh,
+			requests:      map[string]*authRequest{},
+			codes:         map[string]string{},
+			refresh:       map[string]*refreshToken{},
+		},
 	}
 	defaults := []Client{
 		{ID: JWTClientID, Secret: ClientSecret},
@@ -183,9 +209,11 @@ func start(opts Options) (*Provider, error) {
 	var cryptoKey [32]byte
 	_, _ = rand.Read(cryptoKey[:])
 	cfg := &op.Config{
-		CryptoKey:       cryptoKey,
-		AuthMethodPost:  true,
-		SupportedScopes: []string{"openid", "notes:read", "notes:write", "files:read"},
+		CryptoKey:             cryptoKey,
+		AuthMethodPost:        true,
+		CodeMethodS256:        true,
+		GrantTypeRefreshToken: true,
+		SupportedScopes:       []string{"openid", "notes:read", "notes:write", "files:read"},
 	}
 	provider, err := op.NewProvider(cfg, p.store, op.StaticIssuer(p.issuer),
 		op.WithAllowInsecure(),
@@ -199,7 +227,7 @@ func start(opts Options) (*Provider, error) {
 	if typ == "" {
 		typ = DefaultAccessTokenTyp
 	}
-	p.handler = p.retypeAccessTokens(provider, typ)
+	p.handler = p.withLogin(p.retypeAccessTokens(provider, typ))
 	if opts.IntrospectionRewrite != nil {
 		p.handler = rewriteIntrospection(p.handler, opts.IntrospectionRewrite)
 	}
@@ -215,16 +243,28 @@ func start(opts Options) (*Provider, error) {
 }
 
 // resourceInterceptor reads RFC 8707 `resource` (and the older `audience`)
-// parameters of token requests, so the storage can put them into `aud`.
+// parameters of token and authorization requests, so the storage can put
+// them into `aud`.
 func resourceInterceptor(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/oauth/token" {
+		if (r.Method == http.MethodPost && r.URL.Path == "/oauth/token") || r.URL.Path == "/authorize" {
 			if err := r.ParseForm(); err == nil {
-				aud := append(slices.Clone(r.PostForm["resource"]), r.PostForm["audience"]...)
+				aud := append(slices.Clone(r.Form["resource"]), r.Form["audience"]...)
 				if len(aud) > 0 {
 					r = r.WithContext(withRequestAudience(r.Context(), aud))
 				}
 			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withLogin serves the login page beside the provider.
+func (p *Provider) withLogin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == loginPath {
+			p.login(w, r)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -274,8 +314,10 @@ func rewriteIntrospection(next http.Handler, rewrite func(map[string]any)) http.
 
 func (p *Provider) serve(ln net.Listener) {
 	count := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := recordRequest(r)
 		p.mu.Lock()
 		p.hits[r.URL.Path]++
+		p.requests = append(p.requests, rec)
 		p.mu.Unlock()
 		p.handler.ServeHTTP(w, r)
 	})

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -83,7 +84,7 @@ func (p *Provider) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.TokenEndpointAuthMethod == "none" {
-		writeError(http.StatusBadRequest, "invalid_client_metadata", "only confidential clients are registered")
+		p.registerPublic(w, req, writeError)
 		return
 	}
 	now := time.Now()
@@ -120,6 +121,42 @@ func (p *Provider) register(w http.ResponseWriter, r *http.Request) {
 		"redirect_uris":              req.RedirectURIs,
 		"grant_types":                req.GrantTypes,
 		"token_endpoint_auth_method": authMethod,
+	})
+}
+
+// registerPublic creates a public client of the authorization code grant
+// (Options.PublicClients), as MCP clients register themselves: no secret,
+// PKCE instead, and redirect URIs that must match exactly.
+func (p *Provider) registerPublic(w http.ResponseWriter, req registrationRequest, writeError func(int, string, string)) {
+	if !p.publicClients {
+		writeError(http.StatusBadRequest, "invalid_client_metadata", "only confidential clients are registered")
+		return
+	}
+	if len(req.RedirectURIs) == 0 {
+		writeError(http.StatusBadRequest, "invalid_redirect_uri", "a public client needs redirect_uris")
+		return
+	}
+	for _, u := range req.RedirectURIs {
+		if pu, err := url.Parse(u); err != nil || pu.Fragment != "" || (pu.Scheme != "http" && pu.Scheme != "https") {
+			writeError(http.StatusBadRequest, "invalid_redirect_uri", "redirect_uris must be absolute http(s) URLs without fragment")
+			return
+		}
+	}
+	now := time.Now()
+	c := &client{id: randomID("pub-"), public: true, registered: true, redirectURIs: slices.Clone(req.RedirectURIs)}
+	p.store.mu.Lock()
+	p.store.clients[c.id] = c
+	p.store.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"client_id":                  c.id,
+		"client_id_issued_at":        now.Unix(),
+		"client_name":                req.ClientName,
+		"redirect_uris":              req.RedirectURIs,
+		"grant_types":                []string{"authorization_code", "refresh_token"},
+		"response_types":             []string{"code"},
+		"token_endpoint_auth_method": "none",
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -17,8 +18,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// errUnsupported answers every flow this provider does not implement. Tests
-// only need machine-to-machine tokens, so interactive flows stay out.
+// errUnsupported answers every flow this provider does not implement (the
+// JWT profile grant, session termination).
 var errUnsupported = errors.New("oidctest: flow not supported")
 
 // signingKey is one RSA key the provider can sign with or publish.
@@ -76,6 +77,8 @@ type storage struct {
 	active    *signingKey
 	published []*signingKey
 	tokens    map[string]*issuedToken
+
+	ia interactiveState // see interactive.go
 }
 
 var (
@@ -130,18 +133,22 @@ func (r *clientCredentialsRequest) GetSubject() string    { return r.subject }
 func (r *clientCredentialsRequest) GetAudience() []string { return r.audience }
 func (r *clientCredentialsRequest) GetScopes() []string   { return r.scopes }
 
-func (s *storage) CreateAccessToken(_ context.Context, req op.TokenRequest) (string, time.Time, error) {
-	cc, ok := req.(*clientCredentialsRequest)
+func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	g, ok := req.(grant)
 	if !ok {
 		return "", time.Time{}, errUnsupported
+	}
+	aud, err := tokenAudience(ctx, g)
+	if err != nil {
+		return "", time.Time{}, err
 	}
 	now := time.Now().UTC()
 	tok := &issuedToken{
 		id:        randomID("at-"),
-		clientID:  cc.clientID,
-		subject:   cc.subject,
-		audience:  slices.Clone(cc.audience),
-		scopes:    slices.Clone(cc.scopes),
+		clientID:  g.grantClient(),
+		subject:   g.GetSubject(),
+		audience:  slices.Clone(aud),
+		scopes:    slices.Clone(g.GetScopes()),
 		issuedAt:  now,
 		expiresAt: now.Add(s.lifetime),
 	}
@@ -268,30 +275,10 @@ func (s *storage) KeySet(context.Context) ([]op.Key, error) {
 
 func (s *storage) Health(context.Context) error { return nil }
 
-// The remaining methods belong to interactive flows, refresh tokens and the
-// JWT profile grant, none of which the gateway tests use.
+// The interactive flows live in interactive.go; the JWT profile grant and
+// session termination are not implemented.
 
-func (s *storage) CreateAuthRequest(context.Context, *oidc.AuthRequest, string) (op.AuthRequest, error) {
-	return nil, errUnsupported
-}
-func (s *storage) AuthRequestByID(context.Context, string) (op.AuthRequest, error) {
-	return nil, errUnsupported
-}
-func (s *storage) AuthRequestByCode(context.Context, string) (op.AuthRequest, error) {
-	return nil, errUnsupported
-}
-func (s *storage) SaveAuthCode(context.Context, string, string) error { return errUnsupported }
-func (s *storage) DeleteAuthRequest(context.Context, string) error    { return errUnsupported }
-func (s *storage) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {
-	return "", "", time.Time{}, errUnsupported
-}
-func (s *storage) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
-	return nil, errUnsupported
-}
 func (s *storage) TerminateSession(context.Context, string, string) error { return errUnsupported }
-func (s *storage) GetRefreshTokenInfo(context.Context, string, string) (string, string, error) {
-	return "", "", op.ErrInvalidRefreshToken
-}
 func (s *storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
 	return nil, errUnsupported
 }
@@ -299,8 +286,12 @@ func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([
 	return nil, errUnsupported
 }
 
-// client is a confidential client allowed only the client_credentials grant.
+// client is a confidential client allowed only the client_credentials
+// grant, or (public) a self-registered public client of the authorization
+// code grant with PKCE and refresh tokens.
 type client struct {
+	public       bool
+	redirectURIs []string
 	id           string
 	secret       string
 	subject      string
@@ -315,23 +306,40 @@ type client struct {
 
 // secretValid checks the secret and its expiry.
 func (c *client) secretValid(secret string) bool {
-	return c.secret == secret && (c.expiresAt.IsZero() || time.Now().Before(c.expiresAt))
+	return !c.public && c.secret == secret && (c.expiresAt.IsZero() || time.Now().Before(c.expiresAt))
 }
 
 var _ op.Client = (*client)(nil)
 
 func (c *client) GetID() string                       { return c.id }
-func (c *client) RedirectURIs() []string              { return nil }
+func (c *client) RedirectURIs() []string              { return c.redirectURIs }
 func (c *client) PostLogoutRedirectURIs() []string    { return nil }
 func (c *client) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
-func (c *client) AuthMethod() oidc.AuthMethod         { return oidc.AuthMethodBasic }
-func (c *client) ResponseTypes() []oidc.ResponseType  { return nil }
+func (c *client) AuthMethod() oidc.AuthMethod {
+	if c.public {
+		return oidc.AuthMethodNone
+	}
+	return oidc.AuthMethodBasic
+}
+func (c *client) ResponseTypes() []oidc.ResponseType {
+	if c.public {
+		return []oidc.ResponseType{oidc.ResponseTypeCode}
+	}
+	return nil
+}
 func (c *client) GrantTypes() []oidc.GrantType {
+	if c.public {
+		return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	}
 	return []oidc.GrantType{oidc.GrantTypeClientCredentials}
 }
-func (c *client) LoginURL(string) string               { return "" }
-func (c *client) IDTokenLifetime() time.Duration       { return 5 * time.Minute }
-func (c *client) DevMode() bool                        { return false }
+
+// LoginURL is where /authorize sends the browser; relative to the issuer.
+func (c *client) LoginURL(id string) string      { return loginPath + "?id=" + url.QueryEscape(id) }
+func (c *client) IDTokenLifetime() time.Duration { return 5 * time.Minute }
+
+// DevMode lets public clients use http redirect URIs (loopback, in tests).
+func (c *client) DevMode() bool                        { return c.public }
 func (c *client) IsScopeAllowed(string) bool           { return true }
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return false }
 func (c *client) ClockSkew() time.Duration             { return 0 }

@@ -217,6 +217,13 @@ type listResult struct {
 		} `json:"prompts"`
 		NextCursor string `json:"nextCursor"`
 		CacheScope string `json:"cacheScope"`
+		TTLMs      *int64 `json:"ttlMs"`
+		Meta       struct {
+			Hidden *struct {
+				Count  int      `json:"count"`
+				Scopes []string `json:"scopes"`
+			} `json:"scopegate/hidden"`
+		} `json:"_meta"`
 	} `json:"result"`
 	Error *struct {
 		Code    int    `json:"code"`

@@ -70,8 +70,10 @@ const progressData = `{"jsonrpc":"2.0","method":"notifications/progress","params
 
 // TestToolsListSSE: a tools/list answered as an event stream is filtered
 // per event: other events pass unchanged, id and retry fields are kept,
-// the response keeps only the token's tools with nextCursor preserved and
-// cacheScope private. The JSON form is filtered the same way.
+// the response keeps only the token's tools with nextCursor preserved,
+// cacheScope private, ttlMs 0 (the list must grow at once after a
+// step-up) and _meta["scopegate/hidden"] saying what more exists. The JSON
+// form is filtered the same way.
 func TestToolsListSSE(t *testing.T) {
 	t.Parallel()
 	result := `{"tools":[` + rawToolJSON(0) + "," + rawToolJSON(1) + "," + rawToolJSON(2) + "," + rawToolJSON(3) +
@@ -90,11 +92,12 @@ func TestToolsListSSE(t *testing.T) {
 	for _, tc := range []struct {
 		scopes []string
 		want   []string
+		reveal []string // the scopes that would reveal the hidden tools
 	}{
-		{[]string{"notes:read"}, []string{"public_read"}},
-		{[]string{"notes:read", "files:read"}, []string{"both_needed", "public_read"}},
-		{[]string{"notes:write"}, []string{"forbidden_write"}},
-		{[]string{"openid"}, nil},
+		{[]string{"notes:read"}, []string{"public_read"}, []string{"files:read", "notes:write"}},
+		{[]string{"notes:read", "files:read"}, []string{"both_needed", "public_read"}, []string{"notes:write"}},
+		{[]string{"notes:write"}, []string{"forbidden_write"}, []string{"files:read", "notes:read"}},
+		{[]string{"openid"}, nil, []string{"files:read", "notes:read", "notes:write"}},
 	} {
 		tok := e.token(t, false, tc.scopes...)
 		for _, form := range []string{"sse", "json"} {
@@ -114,6 +117,12 @@ func TestToolsListSSE(t *testing.T) {
 				}
 				if string(l.ID) != `"list-1"` || l.Result.NextCursor != "page-2" || l.Result.CacheScope != "private" {
 					t.Errorf("id %s, nextCursor %q, cacheScope %q; want \"list-1\", page-2, private", l.ID, l.Result.NextCursor, l.Result.CacheScope)
+				}
+				if l.Result.TTLMs == nil || *l.Result.TTLMs != 0 {
+					t.Errorf("ttlMs of a filtered list is not 0 (backend said 60000)\n%s", r.body)
+				}
+				if h := l.Result.Meta.Hidden; h == nil || h.Count != len(rawTools)-len(tc.want) || !slices.Equal(h.Scopes, tc.reveal) {
+					t.Errorf("_meta[scopegate/hidden] = %+v, want count %d, scopes %v\n%s", h, len(rawTools)-len(tc.want), tc.reveal, r.body)
 				}
 				for _, name := range forbiddenNames {
 					if !slices.Contains(tc.want, name) && strings.Contains(r.body, name) {

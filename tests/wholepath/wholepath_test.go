@@ -51,8 +51,9 @@ var readScopes = []string{
 // catalog is the backend's tool inventory as the code declares it:
 // family and required scopes per tool name.
 type catalogTool struct {
-	family string
-	scopes []string
+	family   string
+	scopes   []string
+	readOnly bool // annotations.readOnlyHint
 }
 
 func catalog(t *testing.T) map[string]catalogTool {
@@ -64,7 +65,8 @@ func catalog(t *testing.T) map[string]catalogTool {
 	out := map[string]catalogTool{}
 	for fam, tools := range mcpbackend.DefaultFamilies() {
 		for _, tl := range tools(c) {
-			out[tl.Def.Name] = catalogTool{family: fam, scopes: tl.Scopes}
+			ro := tl.Def.Annotations.ReadOnlyHint != nil && *tl.Def.Annotations.ReadOnlyHint
+			out[tl.Def.Name] = catalogTool{family: fam, scopes: tl.Scopes, readOnly: ro}
 		}
 	}
 	return out
@@ -178,27 +180,44 @@ func TestWholePath(t *testing.T) {
 		supported = md.ScopesSupported
 	})
 
-	// The sample sets no challenge_scopes, and the gateway documents the
-	// default as the advertised scopes_supported (Gateway.ChallengeScopes).
-	// Clients take the challenge's scope first (MCP authorization, scope
-	// selection), so the very first 401 of a fresh site must already name
-	// the catalog scopes; otherwise a client asks only for identity scopes
-	// and sees no tool.
-	t.Run("first 401 names the scopes_supported", func(t *testing.T) {
-		got, want := slices.Sorted(slices.Values(strings.Fields(challengedScope))), slices.Sorted(slices.Values(supported))
-		if !slices.Equal(got, want) {
-			t.Errorf("the first 401 challenge of the fresh site has scope=%q, want scopes_supported %q", challengedScope, strings.Join(want, " "))
+	// The sample sets no challenge_scopes: the default is least privilege,
+	// the base scopes plus the scopes of every tool annotated readOnlyHint
+	// (Gateway.ChallengeScopes). Clients take the challenge's scope first
+	// (MCP authorization, scope selection), so the very first 401 of a
+	// fresh site must already name the read scopes (otherwise a client asks
+	// only for identity scopes and sees no tool) and no write scope (writes
+	// come by step-up).
+	var leastPrivilege []string
+	for _, ct := range cat {
+		if ct.readOnly {
+			leastPrivilege = append(leastPrivilege, ct.scopes...)
+		}
+	}
+	leastPrivilege = append(leastPrivilege, "openid", "profile", "email")
+	slices.Sort(leastPrivilege)
+	leastPrivilege = slices.Compact(leastPrivilege)
+	t.Run("first 401 names the read scopes", func(t *testing.T) {
+		got := slices.Sorted(slices.Values(strings.Fields(challengedScope)))
+		if !slices.Equal(got, leastPrivilege) {
+			t.Errorf("the first 401 challenge of the fresh site has scope=%q, want %q", challengedScope, strings.Join(leastPrivilege, " "))
+		}
+		for _, s := range got {
+			if strings.HasSuffix(s, ":write") {
+				t.Errorf("the first 401 challenge asks for %s", s)
+			}
+		}
+		if len(got) >= len(supported) {
+			t.Errorf("the challenge %q asks for as much as scopes_supported %q", got, supported)
 		}
 	})
 
-	// Once the catalog is known (reading the metadata document waits for
-	// it), 401 challenges name every scope.
+	// Later 401 challenges stay the same.
 	t.Run("challenge after catalog discovery", func(t *testing.T) {
 		r := doReq(t, http.MethodPost, e.site.resource, `{"jsonrpc":"2.0","id":1,"method":"ping"}`,
 			map[string]string{"Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
 		params := parseChallenge(t, r.header.Get("WWW-Authenticate"))
-		if r.status != http.StatusUnauthorized || !slices.Contains(strings.Fields(params["scope"]), "notes:read") || !slices.Contains(strings.Fields(params["scope"]), "calendar:write") {
-			t.Errorf("401 after discovery: %d %q, want the catalog scopes", r.status, r.header.Get("WWW-Authenticate"))
+		if got := slices.Sorted(slices.Values(strings.Fields(params["scope"]))); r.status != http.StatusUnauthorized || !slices.Equal(got, leastPrivilege) {
+			t.Errorf("401 after discovery: %d %q, want scope %q", r.status, r.header.Get("WWW-Authenticate"), strings.Join(leastPrivilege, " "))
 		}
 	})
 

@@ -67,6 +67,8 @@ type Item struct {
 	// Meta is the entry's raw _meta object, or nil. The scope catalog reads
 	// "scopegate/scopes" from it.
 	Meta json.RawMessage
+	// ReadOnly is the entry's annotations.readOnlyHint (tools).
+	ReadOnly Hint
 }
 
 // Rewriter filters list responses. Its methods may be called concurrently
@@ -80,6 +82,10 @@ type Rewriter struct {
 	// of them, so that the scope catalog can learn from each tools/list page
 	// and decide this very response with what it learned.
 	Observe func(list List, items []Item)
+	// Reveal, if not nil, turns on the hidden-entries annotation (see
+	// HiddenMetaKey): it returns the scopes that would reveal an entry Allow
+	// removed, none if no scope would.
+	Reveal func(Item) []string
 	// RequestID is the id of the request the response answers, as the
 	// request carried it. It is echoed in the error that replaces a response
 	// whose own id cannot be read; nil means null.
@@ -107,7 +113,9 @@ const CodeInternalError = rpcmessage.CodeInternalError
 // returned unchanged; every list member of a result is filtered through
 // Allow; a result.cacheScope is set to "private", and one is added if the
 // result has ttlMs (MCP 2026-07-28 caching, SEP-2549), because the filtered
-// list is valid for this token only. All other bytes are kept as they were.
+// list is valid for this token only. A result from which an entry was
+// removed gets ttlMs 0 (when it has ttlMs) and, with Reveal set,
+// _meta[HiddenMetaKey] (see hidden.go). All other bytes are kept as they were.
 //
 // A body that is not a single unambiguous JSON-RPC response is an error
 // wrapping ErrMalformed; the caller must not pass the body on, but answer
@@ -137,8 +145,8 @@ func errorBody(id json.RawMessage, message string) []byte {
 // may repeat: no decision depends on them.
 var (
 	topMembers    = members("jsonrpc", "id", "method", "result", "error")
-	resultMembers = members("tools", "resources", "resourceTemplates", "prompts", "tasks", "cacheScope", "ttlMs", "nextCursor")
-	itemMembers   = members("name", "uri", "uriTemplate", "_meta", "taskId")
+	resultMembers = members("tools", "resources", "resourceTemplates", "prompts", "tasks", "cacheScope", "ttlMs", "nextCursor", "_meta")
+	itemMembers   = members("name", "uri", "uriTemplate", "_meta", "taskId", "annotations")
 )
 
 func members(names ...string) [][]byte {
@@ -246,6 +254,9 @@ func (rw *Rewriter) result(w *walker) ([]edit, error) {
 		edits    []edit
 		hasTTL   bool
 		hasScope bool
+		ttl      *[2]int
+		meta     resultMeta
+		hid      hidden
 	)
 	for w.more() {
 		k, err := w.key(&seen, resultMembers, "result.")
@@ -254,7 +265,13 @@ func (rw *Rewriter) result(w *walker) ([]edit, error) {
 		}
 		switch string(k) {
 		case "tools", "resources", "resourceTemplates", "prompts", "tasks":
-			e, err := rw.list(w, List(k))
+			h := &hid
+			if string(k) == "tasks" {
+				// Other subjects' tasks are theirs: neither counted
+				// nor hinted at in scopegate/hidden.
+				h = &hidden{}
+			}
+			e, err := rw.list(w, List(k), h)
 			if err != nil {
 				return nil, err
 			}
@@ -270,7 +287,19 @@ func (rw *Rewriter) result(w *walker) ([]edit, error) {
 			edits = append(edits, edit{start, w.offset(), []byte(`"private"`)})
 		case "ttlMs":
 			hasTTL = true
+			start := w.valueStart()
 			if err := w.skip(); err != nil {
+				return nil, err
+			}
+			ttl = &[2]int{start, w.offset()}
+		case "_meta":
+			if rw.Reveal == nil {
+				if err := w.skip(); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if meta, err = readResultMeta(w); err != nil {
 				return nil, err
 			}
 		case "nextCursor":
@@ -295,11 +324,11 @@ func (rw *Rewriter) result(w *walker) ([]edit, error) {
 		at := w.offset() - 1
 		edits = append(edits, edit{at, at, []byte(`,"cacheScope":"private"`)})
 	}
-	return edits, nil
+	return append(edits, rw.hiddenEdits(&hid, ttl, meta, w.offset()-1)...), nil
 }
 
 // list filters one list member. It returns nil when every entry is kept.
-func (rw *Rewriter) list(w *walker, list List) (*edit, error) {
+func (rw *Rewriter) list(w *walker, list List, hid *hidden) (*edit, error) {
 	start := w.valueStart()
 	where := "result." + string(list)
 	if err := w.open('[', where); err != nil {
@@ -333,6 +362,7 @@ func (rw *Rewriter) list(w *walker, list List) (*edit, error) {
 	for i, it := range items {
 		if !rw.Allow(it) {
 			dropped = true
+			hid.add(rw, it)
 			continue
 		}
 		if n == 0 {
@@ -376,6 +406,8 @@ func item(w *walker, list List, where string) (Item, error) {
 			it.URITemplate, err = w.optString(where, "uriTemplate")
 		case "taskId":
 			it.TaskID, err = w.optString(where, "taskId")
+		case "annotations":
+			it.ReadOnly, err = readOnlyHint(w)
 		case "_meta":
 			var raw []byte
 			if raw, err = w.raw(); err == nil && string(raw) != "null" {

@@ -37,9 +37,9 @@ func TestRewriteJSON(t *testing.T) {
 			want: `{"jsonrpc":"2.0","id":1,"result":{"tools":[],"ttlMs":60000,"cacheScope":"private"}}`,
 		},
 		{
-			name: "ttlMs without cacheScope gets a private one",
+			name: "ttlMs without cacheScope gets a private one; a filtered list gets ttlMs 0",
 			in:   `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"forbidden"},{"name":"b"}],"ttlMs":5 }}`,
-			want: `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"b"}],"ttlMs":5 ,"cacheScope":"private"}}`,
+			want: `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"b"}],"ttlMs":0 ,"cacheScope":"private"}}`,
 		},
 		{
 			name: "resources by uri",

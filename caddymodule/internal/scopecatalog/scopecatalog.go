@@ -107,6 +107,8 @@ type Catalog struct {
 
 	mu   sync.Mutex // serialises writers; readers use snap
 	snap atomic.Pointer[snapshot]
+
+	hints hintStore // readOnlyHint annotations, see hints.go
 }
 
 // snapshot is an immutable state of what was learned.
