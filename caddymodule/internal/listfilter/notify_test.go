@@ -80,3 +80,22 @@ func TestOnResult(t *testing.T) {
 		t.Errorf("OnResult saw %q", seen)
 	}
 }
+
+// TestTasksListHidesNothingAboutOthers: another subject's tasks are
+// removed without a trace — no scopegate/hidden count, no ttlMs change —
+// even when the hidden-entries annotation is on for the other lists.
+func TestTasksListHidesNothingAboutOthers(t *testing.T) {
+	rw := &Rewriter{
+		Allow:  func(it Item) bool { return it.TaskID == "mine" },
+		Reveal: func(Item) []string { return []string{"admin"} },
+	}
+	in := `{"jsonrpc":"2.0","id":1,"result":{"tasks":[{"taskId":"theirs","status":"working"},{"taskId":"mine","status":"completed"}],"ttlMs":5000}}`
+	out, err := rw.RewriteJSON([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"jsonrpc":"2.0","id":1,"result":{"tasks":[{"taskId":"mine","status":"completed"}],"ttlMs":5000,"cacheScope":"private"}}`
+	if string(out) != want {
+		t.Errorf("got %s, want %s", out, want)
+	}
+}
