@@ -15,7 +15,10 @@
 // 403 on a deleted Deck card). Objects no recording covers get the answer
 // Nextcloud gives for unknown ones (Deck 403, Notes 404, ...), itself taken
 // from a recording. Standard WebDAV verbs on user files can be served by a
-// real WebDAV handler instead (Options.DAV).
+// real WebDAV handler instead (Options.DAV). What a real Nextcloud was
+// measured to do beyond the recordings is in rules.go: trusted_domains
+// (400 with an HTML page for an untrusted Host), X-Request-Id on every
+// answer, and Tables' 500 on the scheme of a table without an emoji.
 package nextcloudfake
 
 import (
@@ -70,6 +73,13 @@ type Options struct {
 	DAV http.Handler
 	// DisabledApps are removed from the capabilities answer.
 	DisabledApps []string
+	// TrustedDomains is Nextcloud's trusted_domains: a request for any
+	// other Host is refused with 400 and an HTML page, except localhost,
+	// 127.0.0.1 and [::1], which Nextcloud always trusts (rules.go).
+	TrustedDomains []string
+	// TablesWithoutEmoji are table ids to treat as created without an
+	// emoji: their scheme answers Tables 2.2.2's 500 (rules.go).
+	TablesWithoutEmoji []int
 }
 
 // Fake is an http.Handler impersonating Nextcloud.
@@ -86,11 +96,15 @@ type Fake struct {
 	// override answers chosen by tests, keyed by "METHOD path": each
 	// request takes the first, the last one stays.
 	override map[string][]Exchange
+	// requests numbers the answers' X-Request-Id.
+	requests int
+	// emojiless are the ids of tables without an emoji (rules.go).
+	emojiless map[string]bool
 }
 
 // New returns a fake serving every recorded app.
 func New(opts Options) (*Fake, error) {
-	f := &Fake{opts: opts, served: map[int]bool{}, override: map[string][]Exchange{}, notes: map[string]noteState{}}
+	f := &Fake{opts: opts, served: map[int]bool{}, override: map[string][]Exchange{}, notes: map[string]noteState{}, emojiless: emojilessSet(opts.TablesWithoutEmoji)}
 	for _, app := range Apps {
 		ex, err := Exchanges(app)
 		if err != nil {
@@ -136,6 +150,7 @@ func (f *Fake) Reset() {
 	f.calls = nil
 	f.served = map[int]bool{}
 	f.notes = map[string]noteState{}
+	f.emojiless = emojilessSet(f.opts.TablesWithoutEmoji)
 }
 
 // Serve makes the next matching requests (method and path as recorded)
@@ -304,6 +319,11 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls = append(f.calls, Call{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: string(body)})
 	f.mu.Unlock()
 
+	w.Header().Set("X-Request-Id", f.nextRequestID())
+	if a := f.untrustedDomain(r); a != nil {
+		write(w, a.status, a.header, a.body)
+		return
+	}
 	p := r.URL.Path
 	kind := classify(p)
 	c := authenticate(r.Header)
@@ -317,6 +337,10 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a := f.staleNote(r, p); a != nil {
+		write(w, a.status, a.header, a.body)
+		return
+	}
+	if a := f.schemeWithoutEmoji(r, p); a != nil {
 		write(w, a.status, a.header, a.body)
 		return
 	}
@@ -335,6 +359,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		respBody = dropCapabilities(respBody, f.opts.DisabledApps)
 	}
 	f.trackNote(p, e)
+	respBody = f.tableEmoji(r, p, body, e.Response.Status, respBody)
 	write(w, e.Response.Status, e.Response.Headers, respBody)
 }
 
