@@ -32,6 +32,8 @@ func Tools(c *nextcloud.Client) []tooldef.Tool {
 		GetBoards(c), GetBoard(c), GetStacks(c), GetStack(c), GetArchivedStacks(c), GetCards(c),
 		GetBoardOverview(c), GetCard(c), GetLabels(c), GetLabel(c),
 		CreateBoard(c), CreateStack(c), UpdateStack(c), DeleteStack(c),
+		// Beyond the reference inventory (issue 13).
+		UpdateBoard(c), ArchiveBoard(c), UnarchiveBoard(c), DeleteBoard(c), RestoreBoard(c),
 		CreateCard(c), UpdateCard(c), DeleteCard(c), ArchiveCard(c), UnarchiveCard(c),
 		ReorderCard(c), MoveCardToBoard(c),
 		CreateLabel(c), UpdateLabel(c), DeleteLabel(c),

@@ -1,0 +1,68 @@
+package deck_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/scopegate/scopegate/internal/nextcloudfake/backendtest"
+	"github.com/scopegate/scopegate/mcpbackend/deck"
+)
+
+// Board lifecycle tools beyond the reference (issue 13: a real Nextcloud
+// user could create boards but not delete, archive or rename them).
+func TestBoardLifecycle(t *testing.T) {
+	cases := []backendtest.Case{
+		{Name: "delete board", Tool: "deck_delete_board", Args: map[string]any{"board_id": 13}, Calls: []string{"DELETE " + api + "/boards/13"},
+			Structured: "board", Contains: []string{`"deletedAt":17`}},
+		{Name: "delete board forbidden", Tool: "deck_delete_board", Args: map[string]any{"board_id": 9}, Calls: []string{"DELETE " + api + "/boards/9"},
+			WantError: true, Contains: []string{"deck_delete_board failed: deleting board 9 (HTTP 403): Permission denied"}},
+		{Name: "restore board", Tool: "deck_restore_board", Args: map[string]any{"board_id": 13}, Calls: []string{"POST " + api + "/boards/13/undo_delete"},
+			Structured: "board", Contains: []string{`"deletedAt":0`}},
+		{Name: "restore board forbidden", Tool: "deck_restore_board", Args: map[string]any{"board_id": 9}, Calls: []string{"POST " + api + "/boards/9/undo_delete"}, WantError: true},
+		{Name: "archive board", Tool: "deck_archive_board", Args: map[string]any{"board_id": 12}, Calls: []string{"GET " + api + "/boards/12", "PUT " + api + "/boards/12"}, Structured: "board"},
+		{Name: "archive board forbidden", Tool: "deck_archive_board", Args: map[string]any{"board_id": 9}, Calls: []string{"GET " + api + "/boards/9"}, WantError: true},
+		{Name: "unarchive board", Tool: "deck_unarchive_board", Args: map[string]any{"board_id": 12}, Calls: []string{"GET " + api + "/boards/12", "PUT " + api + "/boards/12"}, Structured: "board"},
+		{Name: "update board", Tool: "deck_update_board", Args: map[string]any{"board_id": 12, "color": "#e9322d"}, Calls: []string{"GET " + api + "/boards/12", "PUT " + api + "/boards/12"},
+			Structured: "board", Contains: []string{`"color":"e9322d"`}},
+		{Name: "update board nothing", Tool: "deck_update_board", Args: map[string]any{"board_id": 12}, WantError: true, Contains: []string{"give title or color"}},
+		{Name: "update board bad colour", Tool: "deck_update_board", Args: map[string]any{"board_id": 12, "color": "red"}, WantError: true, Contains: []string{"6 hex digits"}},
+	}
+	backendtest.Run(t, "deck", deck.Tools, cases, backendtest.Options{})
+}
+
+// Deck's board PUT replaces title, color and archived together (deck/06,
+// deck/07: all three required): the tools send the current values of the
+// ones they do not change.
+func TestBoardPutBodies(t *testing.T) {
+	tests := []struct {
+		tool string
+		args map[string]any
+		want map[string]any
+	}{
+		{"deck_archive_board", map[string]any{"board_id": 12}, map[string]any{"title": "Fixture Sprint Board", "color": "0082c9", "archived": true}},
+		{"deck_unarchive_board", map[string]any{"board_id": 12}, map[string]any{"title": "Fixture Sprint Board", "color": "0082c9", "archived": false}},
+		{"deck_update_board", map[string]any{"board_id": 12, "title": "Sprint 2"}, map[string]any{"title": "Sprint 2", "color": "0082c9", "archived": false}},
+	}
+	for _, tt := range tests {
+		h := backendtest.Start(t, "deck", deck.Tools, backendtest.Options{})
+		if res := h.Call(t, tt.tool, tt.args); res.IsError {
+			t.Fatalf("%s: %s", tt.tool, backendtest.Text(res))
+		}
+		var got map[string]any
+		for _, c := range h.Fake.Calls() {
+			if c.Method == "PUT" {
+				if err := json.Unmarshal([]byte(c.Body), &got); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if len(got) != len(tt.want) {
+			t.Errorf("%s sent %v, want %v", tt.tool, got, tt.want)
+		}
+		for k, v := range tt.want {
+			if got[k] != v {
+				t.Errorf("%s sent %s=%v, want %v", tt.tool, k, got[k], v)
+			}
+		}
+	}
+}
