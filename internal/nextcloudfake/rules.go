@@ -38,11 +38,11 @@ const untrustedDomainPage = `<!DOCTYPE html>
 
 var alwaysTrusted = regexp.MustCompile(`^(127\.0\.0\.1|localhost|\[::1\])$`)
 
-// trusted reports whether Nextcloud with trusted_domains list accepts a
+// Trusted reports whether Nextcloud with trusted_domains list accepts a
 // request for hostport: the name without its port against the names
 // always trusted, then each entry (a '*' matching any run of characters)
 // against the name with and without the port, ignoring case.
-func trusted(list []string, hostport string) bool {
+func Trusted(list []string, hostport string) bool {
 	host := strings.ToLower(hostport)
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		if strings.Contains(h, ":") {
@@ -67,7 +67,7 @@ func trusted(list []string, hostport string) bool {
 }
 
 func (f *Fake) untrustedDomain(r *http.Request) *answer {
-	if trusted(f.opts.TrustedDomains, r.Host) {
+	if Trusted(f.opts.TrustedDomains, r.Host) {
 		return nil
 	}
 	return &answer{http.StatusBadRequest, map[string]string{"Content-Type": "text/html; charset=UTF-8"}, untrustedDomainPage}

@@ -32,8 +32,8 @@ func TestTrusted(t *testing.T) {
 		{[]string{"cloud.example.com"}, "cloud.example.com.evil.test", false},
 	}
 	for _, tt := range tests {
-		if got := trusted(tt.list, tt.host); got != tt.want {
-			t.Errorf("trusted(%q, %q) = %v, want %v", tt.list, tt.host, got, tt.want)
+		if got := Trusted(tt.list, tt.host); got != tt.want {
+			t.Errorf("Trusted(%q, %q) = %v, want %v", tt.list, tt.host, got, tt.want)
 		}
 	}
 }
