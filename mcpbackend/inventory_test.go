@@ -28,8 +28,8 @@ var deviations = map[string][]string{
 
 // additions are tools beyond the reference inventory, added deliberately
 // with their scopes (issue 13: a user of a real Nextcloud 34 could create
-// Deck boards but not delete, archive, restore or change them; the
-// reference has no such tools either).
+// Deck boards but not delete, archive, restore, change or share them;
+// the reference has no such tools either).
 var additions = map[string]map[string][]string{
 	"deck": {
 		"deck_update_board":    {"deck:write"},
@@ -37,6 +37,8 @@ var additions = map[string]map[string][]string{
 		"deck_unarchive_board": {"deck:write"},
 		"deck_delete_board":    {"deck:write"},
 		"deck_restore_board":   {"deck:write"},
+		"deck_share_board":     {"deck:write"},
+		"deck_unshare_board":   {"deck:write"},
 	},
 }
 

@@ -300,3 +300,48 @@ func putBoard(c *nextcloud.Client, change func(mcp.CallToolRequest, *boardState)
 		return out, err
 	}
 }
+
+const aclDesc = "The share: id (for deck_unshare_board), participant, type, boardId, permissionEdit, permissionShare, permissionManage."
+
+// ShareBoard is deck_share_board (beyond the reference): POST
+// /boards/{b}/acl, recorded as deck/58.
+func ShareBoard(c *nextcloud.Client) tooldef.Tool {
+	return spec{name: "deck_share_board", desc: "Share a board with a user, a group or a team. Sharing lets them read it; the permissions add editing, resharing and managing.",
+		ids: []string{"board_id"},
+		opts: []mcp.ToolOption{
+			mcp.WithString("participant", mcp.Required(), mcp.Description("User id, group id or team id.")),
+			mcp.WithInteger("type", mcp.DefaultNumber(0), mcp.Description("0 user, 1 group, 7 team.")),
+			mcp.WithBoolean("permission_edit", mcp.DefaultBool(false), mcp.Description("May edit cards and stacks.")),
+			mcp.WithBoolean("permission_share", mcp.DefaultBool(false), mcp.Description("May share the board further.")),
+			mcp.WithBoolean("permission_manage", mcp.DefaultBool(false), mcp.Description("May change the board, its labels and its sharing.")),
+		},
+		key: "share", outDesc: aclDesc, fields: map[string]string{"id": "integer"},
+		what: what("sharing board %d", "board_id"),
+		call: jsonCall(c, http.MethodPost, func(id map[string]int) string { return fmt.Sprintf("%s/boards/%d/acl", api, id["board_id"]) },
+			func(req mcp.CallToolRequest, _ map[string]int) (any, error) {
+				who, err := requireString(req, "participant")
+				if err != nil {
+					return nil, err
+				}
+				typ := req.GetInt("type", 0)
+				if typ != 0 && typ != 1 && typ != 7 {
+					return nil, fmt.Errorf("type must be 0 (user), 1 (group) or 7 (team), not %d", typ)
+				}
+				return map[string]any{"type": typ, "participant": who,
+					"permissionEdit":   req.GetBool("permission_edit", false),
+					"permissionShare":  req.GetBool("permission_share", false),
+					"permissionManage": req.GetBool("permission_manage", false)}, nil
+			})}.tool()
+}
+
+// UnshareBoard is deck_unshare_board (beyond the reference): DELETE
+// /boards/{b}/acl/{id}, recorded as deck/62.
+func UnshareBoard(c *nextcloud.Client) tooldef.Tool {
+	return spec{name: "deck_unshare_board", desc: "Stop sharing a board with one participant (the share id is in deck_get_board's acl).",
+		ids: []string{"board_id", "acl_id"}, destructive: true, idempotent: true,
+		key: "share", outDesc: aclDesc, fields: map[string]string{"id": "integer"},
+		what: what("removing share %d of board %d", "acl_id", "board_id"),
+		call: jsonCall(c, http.MethodDelete, func(id map[string]int) string {
+			return fmt.Sprintf("%s/boards/%d/acl/%d", api, id["board_id"], id["acl_id"])
+		}, nil)}.tool()
+}

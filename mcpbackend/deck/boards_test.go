@@ -24,6 +24,13 @@ func TestBoardLifecycle(t *testing.T) {
 		{Name: "unarchive board", Tool: "deck_unarchive_board", Args: map[string]any{"board_id": 12}, Calls: []string{"GET " + api + "/boards/12", "PUT " + api + "/boards/12"}, Structured: "board"},
 		{Name: "update board", Tool: "deck_update_board", Args: map[string]any{"board_id": 12, "color": "#e9322d"}, Calls: []string{"GET " + api + "/boards/12", "PUT " + api + "/boards/12"},
 			Structured: "board", Contains: []string{`"color":"e9322d"`}},
+		{Name: "share board", Tool: "deck_share_board", Args: map[string]any{"board_id": 12, "participant": "user2", "permission_edit": true}, Calls: []string{"POST " + api + "/boards/12/acl"},
+			Structured: "share", Contains: []string{`"id":5`, `"uid":"user2"`}},
+		{Name: "share board with type 0", Tool: "deck_share_board", Args: map[string]any{"board_id": 12, "participant": "user2", "type": 0}, Calls: []string{"POST " + api + "/boards/12/acl"}, Structured: "share"},
+		{Name: "share board bad type", Tool: "deck_share_board", Args: map[string]any{"board_id": 12, "participant": "user2", "type": 3}, WantError: true, Contains: []string{"type must be 0 (user), 1 (group) or 7 (team), not 3"}},
+		{Name: "share board forbidden", Tool: "deck_share_board", Args: map[string]any{"board_id": 9, "participant": "user2"}, Calls: []string{"POST " + api + "/boards/9/acl"}, WantError: true, Contains: []string{"HTTP 403"}},
+		{Name: "unshare board", Tool: "deck_unshare_board", Args: map[string]any{"board_id": 12, "acl_id": 5}, Calls: []string{"DELETE " + api + "/boards/12/acl/5"}, Structured: "share"},
+		{Name: "unshare board forbidden", Tool: "deck_unshare_board", Args: map[string]any{"board_id": 9, "acl_id": 5}, Calls: []string{"DELETE " + api + "/boards/9/acl/5"}, WantError: true},
 		{Name: "update board nothing", Tool: "deck_update_board", Args: map[string]any{"board_id": 12}, WantError: true, Contains: []string{"give title or color"}},
 		{Name: "update board bad colour", Tool: "deck_update_board", Args: map[string]any{"board_id": 12, "color": "red"}, WantError: true, Contains: []string{"6 hex digits"}},
 	}
@@ -42,6 +49,11 @@ func TestBoardPutBodies(t *testing.T) {
 		{"deck_archive_board", map[string]any{"board_id": 12}, map[string]any{"title": "Fixture Sprint Board", "color": "0082c9", "archived": true}},
 		{"deck_unarchive_board", map[string]any{"board_id": 12}, map[string]any{"title": "Fixture Sprint Board", "color": "0082c9", "archived": false}},
 		{"deck_update_board", map[string]any{"board_id": 12, "title": "Sprint 2"}, map[string]any{"title": "Sprint 2", "color": "0082c9", "archived": false}},
+	}
+	h := backendtest.Start(t, "deck", deck.Tools, backendtest.Options{})
+	h.Call(t, "deck_share_board", map[string]any{"board_id": 12, "participant": "user2", "permission_edit": true})
+	if calls := h.Fake.Calls(); len(calls) == 0 || !sameJSON(calls[len(calls)-1].Body, `{"type":0,"participant":"user2","permissionEdit":true,"permissionShare":false,"permissionManage":false}`) {
+		t.Errorf("share sent %v, want deck/58's body", calls)
 	}
 	for _, tt := range tests {
 		h := backendtest.Start(t, "deck", deck.Tools, backendtest.Options{})
@@ -65,4 +77,14 @@ func TestBoardPutBodies(t *testing.T) {
 			}
 		}
 	}
+}
+
+func sameJSON(a, b string) bool {
+	var x, y any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return string(xa) == string(ya)
 }

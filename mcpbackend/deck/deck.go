@@ -33,7 +33,7 @@ func Tools(c *nextcloud.Client) []tooldef.Tool {
 		GetBoardOverview(c), GetCard(c), GetLabels(c), GetLabel(c),
 		CreateBoard(c), CreateStack(c), UpdateStack(c), DeleteStack(c),
 		// Beyond the reference inventory (issue 13).
-		UpdateBoard(c), ArchiveBoard(c), UnarchiveBoard(c), DeleteBoard(c), RestoreBoard(c),
+		UpdateBoard(c), ArchiveBoard(c), UnarchiveBoard(c), DeleteBoard(c), RestoreBoard(c), ShareBoard(c), UnshareBoard(c),
 		CreateCard(c), UpdateCard(c), DeleteCard(c), ArchiveCard(c), UnarchiveCard(c),
 		ReorderCard(c), MoveCardToBoard(c),
 		CreateLabel(c), UpdateLabel(c), DeleteLabel(c),
@@ -53,6 +53,7 @@ var argDesc = map[string]string{
 	"comment_id":        "Id of the comment.",
 	"attachment_id":     "Id of the attachment.",
 	"dependent_card_id": "Id of the card to link as dependent.",
+	"acl_id":            "Id of the board share (acl entry).",
 }
 
 func idOpts(names ...string) []mcp.ToolOption {
