@@ -221,8 +221,10 @@ func RestoreBoard(c *nextcloud.Client) tooldef.Tool {
 
 // ArchiveBoard is deck_archive_board.
 func ArchiveBoard(c *nextcloud.Client) tooldef.Tool {
+	// Destructive as issue 13 asks: the board becomes read-only and leaves
+	// the users' board lists, which a client should confirm first.
 	return spec{name: "deck_archive_board", desc: "Archive a board: it keeps its stacks and cards but leaves the list of active boards and becomes read-only until unarchived (deck_unarchive_board).",
-		ids: []string{"board_id"}, idempotent: true,
+		ids: []string{"board_id"}, destructive: true, idempotent: true,
 		key: "board", outDesc: boardDesc, what: what("archiving board %d", "board_id"),
 		call: putBoard(c, func(mcp.CallToolRequest, *boardState) error { return nil }, ptr(true))}.tool()
 }

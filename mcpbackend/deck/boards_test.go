@@ -88,3 +88,29 @@ func sameJSON(a, b string) bool {
 	ya, _ := json.Marshal(y)
 	return string(xa) == string(ya)
 }
+
+// The annotations a client decides confirmations by.
+func TestBoardAnnotations(t *testing.T) {
+	want := map[string][2]bool{ // destructive, read-only
+		"deck_delete_board": {true, false}, "deck_archive_board": {true, false}, "deck_unshare_board": {true, false},
+		"deck_restore_board": {false, false}, "deck_unarchive_board": {false, false}, "deck_update_board": {false, false}, "deck_share_board": {false, false},
+	}
+	seen := 0
+	for _, tl := range deck.Tools(nil) {
+		w, ok := want[tl.Def.Name]
+		if !ok {
+			continue
+		}
+		seen++
+		a := tl.Def.Annotations
+		if *a.DestructiveHint != w[0] || *a.ReadOnlyHint != w[1] {
+			t.Errorf("%s: destructive %v read-only %v, want %v", tl.Def.Name, *a.DestructiveHint, *a.ReadOnlyHint, w)
+		}
+		if len(tl.Scopes) != 1 || tl.Scopes[0] != "deck:write" {
+			t.Errorf("%s: scopes %v", tl.Def.Name, tl.Scopes)
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("%d of %d board tools registered", seen, len(want))
+	}
+}
