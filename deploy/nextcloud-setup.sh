@@ -4,6 +4,9 @@
 #   MCP_HOST           public host name (https://$MCP_HOST/mcp is the resource)
 #   MCP_CLIENT_ID      the gateway's client id (32-64 printable ASCII, no colon)
 #   MCP_CLIENT_SECRET  its secret
+#   NEXTCLOUD_INTERNAL_HOST  optional: the host name nextcloud_mcp calls
+#                      Nextcloud by (the host of NEXTCLOUD_URL), made a
+#                      trusted domain; not needed for localhost names
 set -eu
 : "${MCP_HOST:?}" "${MCP_CLIENT_ID:?}" "${MCP_CLIENT_SECRET:?}"
 occ() { php /var/www/html/occ "$@"; }
@@ -14,6 +17,16 @@ until occ status --output=json 2>/dev/null | grep -q '"installed":true'; do slee
 occ config:system:set overwritehost --value="$MCP_HOST"
 occ config:system:set overwriteprotocol --value=https
 occ config:system:set overwrite.cli.url --value="https://$MCP_HOST"
+
+# Nextcloud answers a Host missing from trusted_domains with 400 "Access
+# through untrusted domain"; the MCP server calls it by its internal name.
+# Generated links keep the public host (overwritehost above).
+if [ -n "${NEXTCLOUD_INTERNAL_HOST:-}" ]; then
+	if ! occ config:system:get trusted_domains | grep -qxF "$NEXTCLOUD_INTERNAL_HOST"; then
+		n=$(occ config:system:get trusted_domains | grep -c . || true)
+		occ config:system:set trusted_domains "$n" --value="$NEXTCLOUD_INTERNAL_HOST"
+	fi
+fi
 
 # The OpenID provider, and bearer validation of its tokens for the API.
 occ app:install oidc || occ app:enable oidc

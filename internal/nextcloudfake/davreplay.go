@@ -73,7 +73,9 @@ func NewDAVReplay(t testing.TB, names ...string) *DAVReplay {
 }
 
 // Handle answers method and path with h instead of a recording, for
-// exchanges no recording holds.
+// exchanges no recording holds. A path ending in "/" also answers requests
+// for the objects directly in that collection, whose names clients choose
+// (a new event's UID).
 func (r *DAVReplay) Handle(method, path string, h http.HandlerFunc) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -109,7 +111,11 @@ func (r *DAVReplay) serve(w http.ResponseWriter, req *http.Request) {
 	kept.Body = io.NopCloser(bytes.NewReader(body))
 	r.mu.Lock()
 	r.requests = append(r.requests, kept)
-	if h, ok := r.handlers[req.Method+" "+req.URL.Path]; ok {
+	h, ok := r.handlers[req.Method+" "+req.URL.Path]
+	if !ok && !strings.HasSuffix(req.URL.Path, "/") {
+		h, ok = r.handlers[req.Method+" "+path.Dir(req.URL.Path)+"/"]
+	}
+	if ok {
 		r.mu.Unlock()
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		h(w, req)

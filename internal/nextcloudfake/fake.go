@@ -15,7 +15,10 @@
 // 403 on a deleted Deck card). Objects no recording covers get the answer
 // Nextcloud gives for unknown ones (Deck 403, Notes 404, ...), itself taken
 // from a recording. Standard WebDAV verbs on user files can be served by a
-// real WebDAV handler instead (Options.DAV).
+// real WebDAV handler instead (Options.DAV). What a real Nextcloud was
+// measured to do beyond the recordings is in rules.go: trusted_domains
+// (400 with an HTML page for an untrusted Host), X-Request-Id on every
+// answer, and Tables' 500 on the scheme of a table without an emoji.
 package nextcloudfake
 
 import (
@@ -70,6 +73,13 @@ type Options struct {
 	DAV http.Handler
 	// DisabledApps are removed from the capabilities answer.
 	DisabledApps []string
+	// TrustedDomains is Nextcloud's trusted_domains: a request for any
+	// other Host is refused with 400 and an HTML page, except localhost,
+	// 127.0.0.1 and [::1], which Nextcloud always trusts (rules.go).
+	TrustedDomains []string
+	// TablesWithoutEmoji are table ids to treat as created without an
+	// emoji: their scheme answers Tables 2.2.2's 500 (rules.go).
+	TablesWithoutEmoji []int
 }
 
 // Fake is an http.Handler impersonating Nextcloud.
@@ -90,12 +100,16 @@ type Fake struct {
 	// app passwords they created ("user\x00password" -> client name).
 	flows        map[string]*loginFlow
 	appPasswords map[string]string
+	// requests numbers the answers' X-Request-Id.
+	requests int
+	// emojiless are the ids of tables without an emoji (rules.go).
+	emojiless map[string]bool
 }
 
 // New returns a fake serving every recorded app.
 func New(opts Options) (*Fake, error) {
 	f := &Fake{opts: opts, served: map[int]bool{}, override: map[string][]Exchange{}, notes: map[string]noteState{},
-		flows: map[string]*loginFlow{}, appPasswords: map[string]string{}}
+		flows: map[string]*loginFlow{}, appPasswords: map[string]string{}, emojiless: emojilessSet(opts.TablesWithoutEmoji)}
 	for _, app := range Apps {
 		ex, err := Exchanges(app)
 		if err != nil {
@@ -141,6 +155,7 @@ func (f *Fake) Reset() {
 	f.calls = nil
 	f.served = map[int]bool{}
 	f.notes = map[string]noteState{}
+	f.emojiless = emojilessSet(f.opts.TablesWithoutEmoji)
 }
 
 // Serve makes the next matching requests (method and path as recorded)
@@ -309,6 +324,11 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls = append(f.calls, Call{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: string(body)})
 	f.mu.Unlock()
 
+	w.Header().Set("X-Request-Id", f.nextRequestID())
+	if a := f.untrustedDomain(r); a != nil {
+		write(w, a.status, a.header, a.body)
+		return
+	}
 	p := r.URL.Path
 	if f.serveLoginFlow(w, r, body) {
 		return
@@ -334,6 +354,10 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		write(w, a.status, a.header, a.body)
 		return
 	}
+	if a := f.schemeWithoutEmoji(r, p); a != nil {
+		write(w, a.status, a.header, a.body)
+		return
+	}
 	e, ok := f.match(r, kind, c, body)
 	if !ok {
 		e, ok = fallback(r.Method, p)
@@ -349,6 +373,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		respBody = dropCapabilities(respBody, f.opts.DisabledApps)
 	}
 	f.trackNote(p, e)
+	respBody = f.tableEmoji(r, p, body, e.Response.Status, respBody)
 	write(w, e.Response.Status, e.Response.Headers, respBody)
 }
 

@@ -61,6 +61,42 @@ func TestNextcloudTodoIntoPersonal(t *testing.T) {
 	}
 }
 
+// Nextcloud 34's default personal calendar takes only VEVENT (calendar/01,
+// calendar/11): without a calendar_name a task goes to the first calendar
+// that takes tasks, never to Deck's read-only app-generated ones.
+func TestNextcloudTodoDefaultCalendar(t *testing.T) {
+	s, r := nextcloudSession(t, "calendar/01")
+	r.Handle(http.MethodPut, "/remote.php/dav/calendars/admin/work/", func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("ETag", `"etag-new-task"`)
+		w.WriteHeader(http.StatusCreated)
+	})
+	var todo calendar.Todo
+	s.OK("nc_calendar_create_todo", map[string]any{"summary": "Write quarterly report"}, &todo)
+	if todo.Calendar != "work" || !strings.HasPrefix(todo.Href, "/remote.php/dav/calendars/admin/work/") {
+		t.Errorf("task = %+v, want it in work", todo)
+	}
+	if put := r.Sent("PUT"); len(put) != 1 || !strings.HasPrefix(put[0].URL.Path, "/remote.php/dav/calendars/admin/work/") {
+		t.Errorf("PUTs %v, want one into work", put)
+	}
+
+	// A home where no calendar takes tasks: the error names the call that
+	// creates one.
+	home := nextcloudfake.MustFixture(t, "calendar/01")
+	s, r = nextcloudSession(t)
+	r.Handle("PROPFIND", "/remote.php/dav/calendars/admin/", func(w http.ResponseWriter, req *http.Request) {
+		for k, v := range home.Response.Headers {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(home.Response.Status)
+		io.WriteString(w, strings.ReplaceAll(home.Response.Body, `<cal:comp name="VTODO"/>`, `<cal:comp name="VJOURNAL"/>`))
+	})
+	s.Fail("nc_calendar_create_todo", map[string]any{"summary": "Write quarterly report"},
+		"no calendar accepts tasks", `nc_calendar_manage_calendar {"action": "create", "display_name": "Tasks"}`)
+	if n := len(r.Sent("PUT")); n != 0 {
+		t.Errorf("%d PUTs sent without a calendar for tasks", n)
+	}
+}
+
 func TestNextcloudCalendarList(t *testing.T) {
 	s, _ := nextcloudSession(t, "calendar/38")
 	var l calList

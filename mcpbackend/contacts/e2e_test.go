@@ -145,6 +145,23 @@ func TestContactsAgainstRadicale(t *testing.T) {
 	if all.Count != 1 {
 		t.Fatalf("after delete = %+v", all)
 	}
+
+	// A formatted name alone is stored split into N, and read back so
+	// (Nextcloud 34 showed last_name "Wilma Test" before).
+	s.OK("nc_contacts_create_contact", map[string]any{"addressbook": "team", "uid": "wilma-5e1a", "contact_data": map[string]any{"full_name": "Wilma Test"}}, nil)
+	wilma, err := raw.GetAddressObject(ctx, "/bob/team/wilma-5e1a.vcf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := wilma.Card.Name(); n == nil || n.GivenName != "Wilma" || n.FamilyName != "Test" {
+		t.Errorf("stored N = %+v", n)
+	}
+	var back contactList
+	s.OK("nc_contacts_search_contacts", map[string]any{"query": "wilma"}, &back)
+	if back.Count != 1 || back.Contacts[0].FirstName != "Wilma" || back.Contacts[0].LastName != "Test" {
+		t.Errorf("read back = %+v", back)
+	}
+
 	s.OK("nc_contacts_delete_addressbook", map[string]any{"name": "team"}, &del)
 	s.Fail("nc_contacts_list_contacts", map[string]any{"addressbook": "team"}, "no address book")
 }

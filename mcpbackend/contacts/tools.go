@@ -489,7 +489,7 @@ func createContactTool(s store) tooldef.Tool {
 			mcp.WithDescription("Create a contact. It is stored as vCard 4.0, or 3.0 if the address book takes only that, and never overwrites an existing card."),
 			mcp.WithString("addressbook", mcp.Required(), mcp.Description("Address book name")),
 			mcp.WithString("uid", mcp.Required(), mcp.Description("UID for the new contact (unique in the address book)")),
-			mcp.WithObject("contact_data", mcp.Required(), mcp.Description("The contact's fields; full_name or first_name/last_name is required"), contactDataSchema(false)),
+			mcp.WithObject("contact_data", mcp.Required(), mcp.Description("The contact's fields; full_name or first_name/last_name (alias given_name/family_name) is required. A full_name without explicit parts is split: the last word becomes last_name, the words before it first_name"), contactDataSchema(false)),
 			tooldef.Annotations(false, false, false, true),
 			mcp.WithOutputSchema[Contact](),
 		),

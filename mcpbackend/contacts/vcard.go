@@ -265,9 +265,21 @@ func complete(card vcard.Card) error {
 		card.SetValue(vcard.FieldFormattedName, strings.TrimSpace(n.GivenName+" "+n.FamilyName))
 	}
 	if n == nil {
-		card.SetName(&vcard.Name{FamilyName: card.PreferredValue(vcard.FieldFormattedName)})
+		card.SetName(nameFrom(card.PreferredValue(vcard.FieldFormattedName)))
 	}
 	return nil
+}
+
+// nameFrom splits a formatted name into N when the caller gave no parts:
+// the last word is the family name, the words before it the given names.
+// Writing the whole FN into the family name (as this backend once did)
+// made Nextcloud show "Wilma Test" as a surname.
+func nameFrom(fn string) *vcard.Name {
+	words := strings.Fields(fn)
+	if len(words) == 0 {
+		return &vcard.Name{}
+	}
+	return &vcard.Name{GivenName: strings.Join(words[:len(words)-1], " "), FamilyName: words[len(words)-1]}
 }
 
 func stringOf(v any, key string) (string, error) {
@@ -460,7 +472,7 @@ func toV3(card vcard.Card) {
 		}
 	}
 	if card.Name() == nil {
-		card.SetName(&vcard.Name{FamilyName: card.PreferredValue(vcard.FieldFormattedName)})
+		card.SetName(nameFrom(card.PreferredValue(vcard.FieldFormattedName)))
 	}
 }
 

@@ -243,3 +243,38 @@ func TestMatches(t *testing.T) {
 		}
 	}
 }
+
+// A formatted name alone is split into N as people read it (measured on
+// Nextcloud 34: "Wilma Test" used to land whole in the family name and
+// came back as last_name "Wilma Test"); explicit parts win.
+func TestNameFromFormattedName(t *testing.T) {
+	tests := []struct {
+		data          contactData
+		given, family string
+	}{
+		{contactData{"full_name": "Wilma Test"}, "Wilma", "Test"},
+		{contactData{"full_name": "  Mary Ann   van Dyke "}, "Mary Ann van", "Dyke"},
+		{contactData{"full_name": "Cher"}, "", "Cher"},
+		{contactData{"full_name": "Wilma Test", "given_name": "Wilma T.", "family_name": "Flintstone"}, "Wilma T.", "Flintstone"},
+		{contactData{"full_name": "Wilma Test", "family_name": "Test-Smith"}, "", "Test-Smith"},
+		{contactData{"fn": "Ada King", "first_name": "Ada"}, "Ada", ""},
+	}
+	for _, tt := range tests {
+		for _, version := range []string{"4.0", "3.0"} {
+			c := vcard.Card{}
+			c.SetValue(vcard.FieldVersion, "4.0")
+			if err := apply(c, tt.data); err != nil {
+				t.Fatal(err)
+			}
+			toVersion(c, version)
+			n := c.Name()
+			if n == nil || n.GivenName != tt.given || n.FamilyName != tt.family {
+				t.Errorf("%v as %s: N = %+v, want given %q family %q", tt.data, version, n, tt.given, tt.family)
+			}
+			got := contactFrom(c)
+			if got.FirstName != tt.given || got.LastName != tt.family {
+				t.Errorf("%v as %s: read back first %q last %q", tt.data, version, got.FirstName, got.LastName)
+			}
+		}
+	}
+}

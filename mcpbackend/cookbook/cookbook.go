@@ -34,9 +34,15 @@ func Tools(c *nextcloud.Client) []tooldef.Tool {
 }
 
 var (
-	recipeOutput  = nextcloud.OutputSchema("recipe", "object", "The recipe in schema.org Recipe form: id, name, description, recipeIngredient, recipeInstructions, prepTime, cookTime, totalTime, recipeYield, recipeCategory, keywords, url.")
-	recipesOutput = nextcloud.OutputSchema("recipes", "array", "Recipe stubs: recipe_id, name, keywords, category, dateCreated, dateModified, imageUrl.")
-	recipeIDArg   = mcp.WithInteger("recipe_id", mcp.Required(), mcp.Description("Id of the recipe."))
+	// Cookbook sends a recipe's id as the string "id" and, in stubs, as
+	// the integer "recipe_id"; the tools take recipe_id as an integer, so
+	// every answer carries it as one (a real Cookbook 0.11.9 answered
+	// create with "106", which get/update/delete then refused).
+	recipeOutput = nextcloud.RecordSchema("recipe", "object", "The recipe in schema.org Recipe form: recipe_id (the integer the other tools take), name, description, recipeIngredient, recipeInstructions, prepTime, cookTime, totalTime, recipeYield, recipeCategory, keywords, url.",
+		map[string]string{"recipe_id": "integer"})
+	recipesOutput = nextcloud.RecordSchema("recipes", "array", "Recipe stubs: recipe_id, name, keywords, category, dateCreated, dateModified, imageUrl.",
+		map[string]string{"recipe_id": "integer"})
+	recipeIDArg = mcp.WithInteger("recipe_id", mcp.Required(), mcp.Description("Id of the recipe."))
 )
 
 // get is a read-only tool answering one GET with a list or record.
@@ -55,7 +61,11 @@ func get(c *nextcloud.Client, name, desc, key string, out mcp.ToolOption, path f
 			if _, err := c.JSON(ctx, http.MethodGet, p, nil, nil, &v); err != nil {
 				return nextcloud.ToolError(name, "reading "+strings.TrimPrefix(p, api+"/"), err)
 			}
-			return nextcloud.Structured(key, nextcloud.Raw(v)), nil
+			out := nextcloud.Raw(v)
+			if r, ok := out.(map[string]any); ok {
+				withRecipeID(r)
+			}
+			return nextcloud.Structured(key, out), nil
 		},
 	}
 }
@@ -177,11 +187,38 @@ func idFrom(b []byte) string {
 	return strings.TrimSpace(string(b))
 }
 
+// recipeID reads a recipe id as Cookbook sends it, a JSON number (create)
+// or a numeric string ("id" of a recipe).
+func recipeID(v any) (int64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return int64(x), x == float64(int64(x))
+	case json.Number:
+		n, err := x.Int64()
+		return n, err == nil
+	case string:
+		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+// withRecipeID adds the integer recipe_id to a full recipe, which Cookbook
+// identifies only by the string "id".
+func withRecipeID(r map[string]any) {
+	if _, ok := r["recipe_id"]; ok {
+		return
+	}
+	if id, ok := recipeID(r["id"]); ok {
+		r["recipe_id"] = id
+	}
+}
+
 // CreateRecipe is nc_cookbook_create_recipe.
 func CreateRecipe(c *nextcloud.Client) tooldef.Tool {
 	const name = "nc_cookbook_create_recipe"
 	opts := append([]mcp.ToolOption{mcp.WithDescription("Create a recipe.")}, recipeOptions(true)...)
-	opts = append(opts, nextcloud.OutputSchema("recipe_id", "string", "Id of the new recipe."), tooldef.Annotations(false, false, false, true))
+	opts = append(opts, nextcloud.OutputSchema("recipe_id", "integer", "Id of the new recipe, as nc_cookbook_get_recipe, update and delete take it."), tooldef.Annotations(false, false, false, true))
 	return tooldef.Tool{
 		Def:    mcp.NewTool(name, opts...),
 		Scopes: []string{write}, App: app,
@@ -195,7 +232,11 @@ func CreateRecipe(c *nextcloud.Client) tooldef.Tool {
 			if err != nil {
 				return nextcloud.ToolError(name, "creating the recipe", err)
 			}
-			return nextcloud.Structured("recipe_id", idFrom(resp.Body)), nil
+			id, ok := recipeID(nextcloud.Raw(resp.Body))
+			if !ok {
+				return nextcloud.ToolError(name, "creating the recipe", fmt.Errorf("cookbook answered %q instead of the new recipe's id", idFrom(resp.Body)))
+			}
+			return nextcloud.Structured("recipe_id", id), nil
 		},
 	}
 }
@@ -223,6 +264,7 @@ func UpdateRecipe(c *nextcloud.Client) tooldef.Tool {
 			if _, err := c.JSON(ctx, http.MethodPut, p, nil, recipe, nil); err != nil {
 				return nextcloud.ToolError(name, fmt.Sprintf("updating recipe %d", id), err)
 			}
+			withRecipeID(recipe)
 			return nextcloud.Structured("recipe", recipe), nil
 		},
 	}
@@ -275,7 +317,11 @@ func ImportRecipe(c *nextcloud.Client) tooldef.Tool {
 			if _, err := c.JSON(ctx, http.MethodPost, api+"/import", nil, map[string]string{"url": u}, &recipe); err != nil {
 				return nextcloud.ToolError(name, "importing "+u, err)
 			}
-			return nextcloud.Structured("recipe", nextcloud.Raw(recipe)), nil
+			out := nextcloud.Raw(recipe)
+			if r, ok := out.(map[string]any); ok {
+				withRecipeID(r)
+			}
+			return nextcloud.Structured("recipe", out), nil
 		},
 	}
 }

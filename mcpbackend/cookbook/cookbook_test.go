@@ -12,7 +12,7 @@ const api = "/index.php/apps/cookbook/api/v1"
 func TestTools(t *testing.T) {
 	cases := []backendtest.Case{
 		{Name: "import", Tool: "nc_cookbook_import_recipe", Args: map[string]any{"url": "http://vm:19998/shakshuka.html"},
-			Calls: []string{"POST " + api + "/import"}, Structured: "recipe", Contains: []string{"Fixture Shakshuka"}},
+			Calls: []string{"POST " + api + "/import"}, Structured: "recipe", Contains: []string{"Fixture Shakshuka", `"recipe_id":397`}},
 		{Name: "import refused", Tool: "nc_cookbook_import_recipe", Args: map[string]any{"url": "http://127.0.0.1:19998/shakshuka.html"},
 			Serve: []string{"cookbook/23-import-recipe-ip-url-400"},
 			Calls: []string{"POST " + api + "/import"}, WantError: true, Contains: []string{"(HTTP 400): The provided URL is not allowed."}},
@@ -23,7 +23,7 @@ func TestTools(t *testing.T) {
 			Serve: []string{"cookbook/32-list-recipes-wrong-password-401"},
 			Calls: []string{"GET " + api + "/recipes"}, WantError: true, Contains: []string{"HTTP 401"}},
 		{Name: "get", Tool: "nc_cookbook_get_recipe", Args: map[string]any{"recipe_id": 392},
-			Calls: []string{"GET " + api + "/recipes/392"}, Structured: "recipe", Contains: []string{"Fluffy pancakes"}},
+			Calls: []string{"GET " + api + "/recipes/392"}, Structured: "recipe", Contains: []string{"Fluffy pancakes", `"recipe_id":392`}},
 		{Name: "get missing", Tool: "nc_cookbook_get_recipe", Args: map[string]any{"recipe_id": 999999},
 			Calls: []string{"GET " + api + "/recipes/999999"}, WantError: true, Contains: []string{"HTTP 404"}},
 		{Name: "create", Tool: "nc_cookbook_create_recipe", Args: map[string]any{
@@ -32,13 +32,13 @@ func TestTools(t *testing.T) {
 			"instructions": []string{"Whisk the dry ingredients.", "Add eggs, milk and zest; rest 10 minutes.", "Fry small pancakes in butter."},
 			"url":          "https://example.com/lemon-pancakes", "prep_time": "PT10M", "cook_time": "PT15M", "total_time": "PT25M",
 			"recipe_yield": 4, "category": "Breakfast", "keywords": "pancakes,lemon,sweet"},
-			Calls: []string{"POST " + api + "/recipes"}, Structured: "recipe_id", Contains: []string{`"recipe_id":"392"`}},
+			Calls: []string{"POST " + api + "/recipes"}, Structured: "recipe_id", Contains: []string{`{"recipe_id":392}`}},
 		{Name: "create duplicate", Tool: "nc_cookbook_create_recipe", Args: map[string]any{"name": "Fixture Lemon Pancakes"},
 			Serve: []string{"cookbook/06-create-recipe-duplicate-name-409"},
 			Calls: []string{"POST " + api + "/recipes"}, WantError: true, Contains: []string{"(HTTP 409): Another recipe with that name already exists"}},
 		{Name: "create without name", Tool: "nc_cookbook_create_recipe", Args: map[string]any{"description": "nameless"}, WantError: true},
 		{Name: "update", Tool: "nc_cookbook_update_recipe", Args: map[string]any{"recipe_id": 392, "description": "Fluffy pancakes with lemon zest and a pinch of salt."},
-			Calls: []string{"GET " + api + "/recipes/392", "PUT " + api + "/recipes/392"}, Structured: "recipe", Contains: []string{"pinch of salt", "recipeIngredient"}},
+			Calls: []string{"GET " + api + "/recipes/392", "PUT " + api + "/recipes/392"}, Structured: "recipe", Contains: []string{"pinch of salt", "recipeIngredient", `"recipe_id":392`}},
 		{Name: "update missing", Tool: "nc_cookbook_update_recipe", Args: map[string]any{"recipe_id": 999999, "name": "x"},
 			Calls: []string{"GET " + api + "/recipes/999999"}, WantError: true, Contains: []string{"HTTP 404"}},
 		{Name: "delete", Tool: "nc_cookbook_delete_recipe", Args: map[string]any{"recipe_id": 392},

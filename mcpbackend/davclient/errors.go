@@ -24,6 +24,8 @@ type HTTPError struct {
 	// Precondition names the RFC 4791/6352 precondition element of the
 	// error body, e.g. "supported-calendar-component".
 	Precondition string
+	// RequestID is Nextcloud's X-Request-Id, the key of its log line.
+	RequestID string
 }
 
 func (e *HTTPError) Error() string {
@@ -47,10 +49,15 @@ type davError struct {
 const maxErrorBody = 16 << 10
 
 func newHTTPError(req *http.Request, resp *http.Response) *HTTPError {
-	e := &HTTPError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode}
+	e := &HTTPError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch {
+	case resp.StatusCode == http.StatusBadRequest && mt == "text/html" && strings.Contains(strings.ToLower(string(body)), "untrusted domain"):
+		// Nextcloud's page for a Host missing from trusted_domains
+		// (measured on Nextcloud 34; the Compose deployment once hit it
+		// on every call). The same words as the OCS/app client's.
+		e.Message = fmt.Sprintf("Nextcloud refused the request: host %q is not in its trusted_domains (see deploy/README.md)", req.URL.Hostname())
 	case strings.HasSuffix(mt, "xml"):
 		var de davError
 		if xml.Unmarshal(body, &de) == nil {
@@ -98,6 +105,9 @@ func Explain(tool, what string, err error) string {
 	msg := he.Message
 	if msg == "" {
 		msg = http.StatusText(he.Status)
+	}
+	if he.Status >= 500 && he.RequestID != "" {
+		msg += " (Nextcloud request id " + he.RequestID + ")"
 	}
 	text := fmt.Sprintf("%s failed: %s (HTTP %d): %s", tool, what, he.Status, msg)
 	if hint := hintFor(he); hint != "" {

@@ -32,6 +32,8 @@ func Tools(c *nextcloud.Client) []tooldef.Tool {
 		GetBoards(c), GetBoard(c), GetStacks(c), GetStack(c), GetArchivedStacks(c), GetCards(c),
 		GetBoardOverview(c), GetCard(c), GetLabels(c), GetLabel(c),
 		CreateBoard(c), CreateStack(c), UpdateStack(c), DeleteStack(c),
+		// Beyond the reference inventory (issue 13).
+		UpdateBoard(c), ArchiveBoard(c), UnarchiveBoard(c), DeleteBoard(c), RestoreBoard(c), ShareBoard(c), UnshareBoard(c),
 		CreateCard(c), UpdateCard(c), DeleteCard(c), ArchiveCard(c), UnarchiveCard(c),
 		ReorderCard(c), MoveCardToBoard(c),
 		CreateLabel(c), UpdateLabel(c), DeleteLabel(c),
@@ -51,6 +53,7 @@ var argDesc = map[string]string{
 	"comment_id":        "Id of the comment.",
 	"attachment_id":     "Id of the attachment.",
 	"dependent_card_id": "Id of the card to link as dependent.",
+	"acl_id":            "Id of the board share (acl entry).",
 }
 
 func idOpts(names ...string) []mcp.ToolOption {

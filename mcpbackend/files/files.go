@@ -128,10 +128,13 @@ func ReadFile(c *nextcloud.Client) tooldef.Tool {
 			if err != nil {
 				return nextcloud.ToolError(name, fmt.Sprintf("reading %q", "/"+p), err)
 			}
+			// The resource names the DAV path, never the URL the backend
+			// reaches Nextcloud by (http://nextcloud:80 in Compose), which
+			// the client can neither use nor should learn.
 			if req.GetString("parse_document", "auto") == "raw" {
-				return nextcloud.BlobResult(c.AbsoluteURL(path), resp), nil
+				return nextcloud.BlobResult(path, resp), nil
 			}
-			return nextcloud.FileResult(c.AbsoluteURL(path), resp), nil
+			return nextcloud.FileResult(path, resp), nil
 		},
 	}
 }

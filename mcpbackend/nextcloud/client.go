@@ -197,6 +197,8 @@ type Error struct {
 	// Message is Nextcloud's own explanation, as far as one was given.
 	Message string
 	Body    []byte
+	// RequestID is Nextcloud's X-Request-Id, the key of its log line.
+	RequestID string
 }
 
 func (e *Error) Error() string {
@@ -275,7 +277,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 			continue
 		}
 		if resp.StatusCode >= 400 {
-			return out, newError(r.Method, r.Path, out)
+			return out, statusError(r.Method, r.Path, req.URL.Hostname(), out)
 		}
 		return out, nil
 	}

@@ -1,9 +1,11 @@
 package nextcloud
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/mark3labs/mcp-go/mcp"
 )
@@ -20,6 +22,10 @@ func ToolError(tool, what string, err error) (*mcp.CallToolResult, error) {
 		msg := e.Message
 		if msg == "" {
 			msg = hint(e.Status)
+		}
+		if e.Status >= 500 && e.RequestID != "" {
+			// The admin finds Nextcloud's log line by it.
+			msg += " (Nextcloud request id " + e.RequestID + ")"
 		}
 		return mcp.NewToolResultError(fmt.Sprintf("%s failed: %s (HTTP %d): %s", tool, what, e.Status, msg)), nil
 	case errors.Is(err, ErrNoCredentials):
@@ -58,4 +64,26 @@ func hint(status int) string {
 // ArgError is the tool result for a bad argument.
 func ArgError(tool string, err error) *mcp.CallToolResult {
 	return mcp.NewToolResultError(fmt.Sprintf("%s failed: invalid arguments: %v", tool, err))
+}
+
+// statusError is the *Error for an answer of status 400 or more to a
+// request for host: Nextcloud's message (newError), its request id, and
+// the explanation of answers that carry none an operator can act on.
+func statusError(method, path, host string, resp *Response) *Error {
+	e := newError(method, path, resp)
+	e.RequestID = resp.Header.Get("X-Request-Id")
+	if untrustedDomain(resp) {
+		e.Message = fmt.Sprintf("Nextcloud refused the request: host %q is not in its trusted_domains (see deploy/README.md)", host)
+	}
+	return e
+}
+
+// untrustedDomain recognises Nextcloud's answer to a request whose Host
+// is not in trusted_domains: 400 with an HTML page titled "Access through
+// untrusted domain", before any app or credential check (measured on
+// Nextcloud 34; the Compose deployment once called it as
+// http://nextcloud:80 and got this on every tool call).
+func untrustedDomain(resp *Response) bool {
+	return resp.Status == http.StatusBadRequest &&
+		bytes.Contains(bytes.ToLower(resp.Body), []byte("untrusted domain"))
 }

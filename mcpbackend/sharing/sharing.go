@@ -94,10 +94,10 @@ func CreatePublicLink(c *nextcloud.Client) tooldef.Tool {
 	const name = "nc_share_create_public_link"
 	return tooldef.Tool{
 		Def: mcp.NewTool(name,
-			mcp.WithDescription("Create a read-only public link to a file or folder that expires after the given time (Nextcloud expires links at day granularity, so the link lasts until the end of that day)."),
+			mcp.WithDescription("Create a read-only public link to a file or folder. Nextcloud stores only an expiry date and keeps the link valid until the end of that day (23:59:59 in Nextcloud's time zone): 1440 minutes asked at 05:28 last until 23:59:59 of the next day, about 42 hours. The answer's expiry says what Nextcloud actually set."),
 			mcp.WithString("path", mcp.Required(), mcp.Description("Path relative to the user's root.")),
-			mcp.WithInteger("expires_in_minutes", mcp.DefaultNumber(30), mcp.Min(1), mcp.Description("Minutes until the link expires.")),
-			shareOutput,
+			mcp.WithInteger("expires_in_minutes", mcp.DefaultNumber(30), mcp.Min(1), mcp.Description("Minutes the link must at least stay valid; Nextcloud rounds up to the end of the day they end on.")),
+			linkOutput,
 			tooldef.Annotations(false, false, false, true),
 		),
 		Scopes: []string{write}, App: app,
@@ -110,10 +110,45 @@ func CreatePublicLink(c *nextcloud.Client) tooldef.Tool {
 			if mins < 1 {
 				return nextcloud.ArgError(name, fmt.Errorf("expires_in_minutes must be positive")), nil
 			}
-			exp := time.Now().Add(time.Duration(mins) * time.Minute).Format(time.DateOnly)
-			return create(ctx, c, name, url.Values{"path": {p}, "shareType": {"3"}, "permissions": {"1"}, "expireDate": {exp}})
+			until := time.Now().Add(time.Duration(mins) * time.Minute)
+			form := url.Values{"path": {p}, "shareType": {"3"}, "permissions": {"1"}, "expireDate": {until.Format(time.DateOnly)}}
+			var share map[string]any
+			if err := c.OCS(ctx, http.MethodPost, shares, nil, form, &share); err != nil {
+				return nextcloud.ToolError(name, fmt.Sprintf("sharing %q", p), err)
+			}
+			return linkResult(share, mins, until), nil
 		},
 	}
+}
+
+// linkOutput is a share plus the expiry Nextcloud actually set, which is
+// not the one asked for: Nextcloud stores a date and expires the link at
+// its end (measured on Nextcloud 34: 1440 minutes asked at 05:28 became
+// 23:59:59 of the next day).
+var linkOutput = mcp.WithRawOutputSchema(json.RawMessage(`{"type":"object","required":["share","expiry"],"properties":{` +
+	`"share":{"type":"object","description":"The share as Nextcloud returns it (url, token, expiration, ...)."},` +
+	`"expiry":{"type":"object","description":"What was asked and what Nextcloud set.","required":["requested_minutes","requested_until","nextcloud_expiration","note"],"properties":{` +
+	`"requested_minutes":{"type":"integer"},"requested_until":{"type":"string","description":"RFC 3339"},` +
+	`"nextcloud_expiration":{"type":["string","null"],"description":"The share's expiration as Nextcloud stored it (its local time)."},` +
+	`"note":{"type":"string"}}}}}`))
+
+func linkResult(share map[string]any, mins int, until time.Time) *mcp.CallToolResult {
+	set, _ := share["expiration"].(string)
+	note := fmt.Sprintf("Nextcloud set no expiry date: the link stays valid until it is deleted (asked: %d minutes).", mins)
+	var setAt any
+	if set != "" {
+		setAt = set
+		note = fmt.Sprintf("The link is valid until %s (Nextcloud's time zone), the end of the expiry day, not for exactly %d minutes: Nextcloud stores only the date.", set, mins)
+	}
+	out := map[string]any{"share": share, "expiry": map[string]any{
+		"requested_minutes": mins, "requested_until": until.UTC().Format(time.RFC3339),
+		"nextcloud_expiration": setAt, "note": note,
+	}}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return mcp.NewToolResultError(fmt.Sprintf("encoding result: %v", err))
+	}
+	return mcp.NewToolResultStructured(out, note+"\n"+string(b))
 }
 
 // Delete is nc_share_delete.

@@ -16,8 +16,12 @@ func TestTools(t *testing.T) {
 		{Name: "create for unknown user", Tool: "nc_share_create", Args: map[string]any{"path": "/Fixtures-share/report.pdf.txt", "share_with": "nobody-here"},
 			Calls: []string{"POST " + shares}, WantError: true, Contains: []string{"nc_share_create failed: sharing \"/Fixtures-share/report.pdf.txt\" (HTTP 404): Please specify a valid account"}},
 		{Name: "create without recipient", Tool: "nc_share_create", Args: map[string]any{"path": "/x"}, WantError: true},
+		// Nextcloud stores only the date and expires the link at the end
+		// of it (sharing/03: expireDate=2026-12-04 became
+		// "2026-12-04 23:59:59"): the answer says so.
 		{Name: "public link", Tool: "nc_share_create_public_link", Args: map[string]any{"path": "Fixtures-share/report.pdf.txt", "expires_in_minutes": 30},
-			Calls: []string{"POST " + shares}, Structured: "share"},
+			Serve: []string{"sharing/03-create-public-link"}, Calls: []string{"POST " + shares}, Structured: "expiry",
+			Contains: []string{`"nextcloud_expiration":"2026-12-04 23:59:59"`, `"requested_minutes":30`, "valid until 2026-12-04 23:59:59 (Nextcloud's time zone)"}},
 		{Name: "public link of missing file", Tool: "nc_share_create_public_link", Args: map[string]any{"path": "Fixtures-share/nope.txt"},
 			Serve: []string{"sharing/06-create-share-path-not-found-404"},
 			Calls: []string{"POST " + shares}, WantError: true, Contains: []string{"HTTP 404", "Wrong path"}},

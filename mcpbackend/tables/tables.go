@@ -7,10 +7,12 @@ package tables
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -61,7 +63,12 @@ func ListTables(c *nextcloud.Client) tooldef.Tool {
 
 func getV1(ctx context.Context, c *nextcloud.Client, name, what, path string, q url.Values, key string) (*mcp.CallToolResult, error) {
 	var out json.RawMessage
-	if _, err := c.JSON(ctx, http.MethodGet, path, q, nil, &out); err != nil {
+	_, err := c.JSON(ctx, http.MethodGet, path, q, nil, &out)
+	return getV1Result(name, what, key, out, err)
+}
+
+func getV1Result(name, what, key string, out json.RawMessage, err error) (*mcp.CallToolResult, error) {
+	if err != nil {
 		if nextcloud.IsStatus(err, http.StatusNotFound) {
 			// Tables answers a missing table with an empty 404.
 			return mcp.NewToolResultError(fmt.Sprintf("%s failed: %s (HTTP 404): no such table, or no access to it", name, what)), nil
@@ -76,7 +83,7 @@ func GetSchema(c *nextcloud.Client) tooldef.Tool {
 	const name = "nc_tables_get_schema"
 	return tooldef.Tool{
 		Def: mcp.NewTool(name,
-			mcp.WithDescription("Read a table's scheme: its columns (ids, titles, types, selection options) and views. Column ids are what row data is keyed by."),
+			mcp.WithDescription("Read a table's scheme: its columns (ids, titles, types, selection options) and views. Column ids are what row data is keyed by. Tables 2.2.2 fails (HTTP 500) on the scheme of a table created without an emoji; the schema is then assembled from the table and its columns, and its note says so."),
 			tableIDArg,
 			nextcloud.OutputSchema("schema", "object", "title, emoji, columns [{id, title, type, subtype, mandatory, selectionOptions, ...}], views."),
 			tooldef.Annotations(true, false, true, true),
@@ -87,9 +94,52 @@ func GetSchema(c *nextcloud.Client) tooldef.Tool {
 			if err != nil {
 				return nextcloud.ArgError(name, err), nil
 			}
-			return getV1(ctx, c, name, fmt.Sprintf("reading the scheme of table %d", id), v1+"/tables/"+strconv.Itoa(id)+"/scheme", nil, "schema")
+			what := fmt.Sprintf("reading the scheme of table %d", id)
+			table := v1 + "/tables/" + strconv.Itoa(id)
+			var out json.RawMessage
+			_, err = c.JSON(ctx, http.MethodGet, table+"/scheme", nil, nil, &out)
+			if !nextcloud.IsStatus(err, http.StatusInternalServerError) {
+				return getV1Result(name, what, "schema", out, err)
+			}
+			schema, ferr := assembleSchema(ctx, c, table, err)
+			if ferr == nil {
+				return nextcloud.Structured("schema", schema), nil
+			}
+			res, terr := nextcloud.ToolError(name, what, err)
+			if res == nil {
+				return res, terr
+			}
+			return mcp.NewToolResultError(fmt.Sprintf("%s; assembling it from the table and its columns failed too: %v", resultText(res), ferr)), nil
 		},
 	}
+}
+
+// assembleSchema builds what /scheme answers from the table and columns
+// endpoints. Tables 2.2.2 answers 500 on /scheme for a table created
+// without an emoji (TableScheme::__construct() refuses the null emoji,
+// measured on a real instance) although both of these read fine.
+func assembleSchema(ctx context.Context, c *nextcloud.Client, table string, schemeErr error) (map[string]any, error) {
+	var t map[string]any
+	if _, err := c.JSON(ctx, http.MethodGet, table, nil, nil, &t); err != nil {
+		return nil, err
+	}
+	var cols []any
+	if _, err := c.JSON(ctx, http.MethodGet, table+"/columns", nil, nil, &cols); err != nil {
+		return nil, err
+	}
+	why := schemeErr.Error()
+	var e *nextcloud.Error
+	if errors.As(schemeErr, &e) && e.Message != "" {
+		why = e.Message
+	}
+	schema := map[string]any{"columns": cols,
+		"note": fmt.Sprintf("Tables answered HTTP 500 on the scheme (%s), a Tables bug with tables created without an emoji; this schema was assembled from the table and its columns.", why)}
+	for _, k := range []string{"id", "title", "emoji", "description", "views", "columnOrder", "sort"} {
+		if v, ok := t[k]; ok {
+			schema[k] = v
+		}
+	}
+	return schema, nil
 }
 
 // ReadTable is nc_tables_read_table.
@@ -161,9 +211,27 @@ func InsertRow(c *nextcloud.Client) tooldef.Tool {
 			if err := c.OCS(ctx, http.MethodPost, v2+"/tables/"+strconv.Itoa(id)+"/rows", nil, map[string]any{"data": data}, &row); err != nil {
 				return nextcloud.ToolError(name, fmt.Sprintf("adding a row to table %d", id), err)
 			}
-			return nextcloud.Structured("row", nextcloud.Raw(row)), nil
+			return nextcloud.Structured("row", nextcloud.Raw(stored(ctx, c, row))), nil
 		},
 	}
+}
+
+// stored reads a new row back: Tables' insert answer has createdBy,
+// createdAt, lastEditBy and lastEditAt null and values as sent (a
+// selection id as "1"), while the row as stored has them. If reading back
+// fails the row exists all the same, so its insert answer is returned.
+func stored(ctx context.Context, c *nextcloud.Client, created json.RawMessage) json.RawMessage {
+	var r struct {
+		ID int `json:"id"`
+	}
+	if json.Unmarshal(created, &r) != nil || r.ID <= 0 {
+		return created
+	}
+	var row json.RawMessage
+	if _, err := c.JSON(ctx, http.MethodGet, v1+"/rows/"+strconv.Itoa(r.ID), nil, nil, &row); err != nil || len(row) == 0 {
+		return created
+	}
+	return row
 }
 
 // UpdateRow is nc_tables_update_row.
@@ -216,4 +284,15 @@ func DeleteRow(c *nextcloud.Client) tooldef.Tool {
 			return nextcloud.Structured("row", nextcloud.Raw(row)), nil
 		},
 	}
+}
+
+// resultText is the text of a tool result.
+func resultText(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if t, ok := c.(mcp.TextContent); ok {
+			b.WriteString(t.Text)
+		}
+	}
+	return b.String()
 }

@@ -32,6 +32,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/caddyserver/certmagic"
 	"github.com/scopegate/scopegate/mcpbackend"
 	"github.com/scopegate/scopegate/mcpbackend/nextcloud"
 )
@@ -101,11 +102,26 @@ func collect() (inventory, error) {
 			ncApp[t.Def.Name] = t.App
 		}
 	}
+	// app_password mode, so that the tools it adds are listed too. Its
+	// storage is a throwaway folder: nothing is connected or stored.
+	dir, err := os.MkdirTemp("", "tooldocs")
+	if err != nil {
+		return inventory{}, err
+	}
+	defer os.RemoveAll(dir)
+	conn, err := mcpbackend.NewConnector(mcpbackend.ConnectorConfig{
+		Client: client, Storage: &certmagic.FileStorage{Path: dir}, Key: make([]byte, 32),
+	})
+	if err != nil {
+		return inventory{}, err
+	}
+	defer conn.Close()
 	srv, err := mcpbackend.New(mcpbackend.Config{
 		Client: client,
 		// No credentials: the backend lists its whole inventory, as it
 		// does to the gateway's discovery.
 		Credentials: func(*http.Request) (nextcloud.Credentials, bool) { return nil, false },
+		Connector:   conn,
 		Stateless:   true,
 	})
 	if err != nil {

@@ -53,7 +53,7 @@ func render(inv inventory) []byte {
 	for _, f := range inv.Families {
 		fmt.Fprintf(&b, "\n## %s\n\n", f.Name)
 		if f.Name == otherFamily {
-			b.WriteString("Tools the backend adds itself, whatever `apps` says.\n\n")
+			b.WriteString("Tools the backend adds itself in `credentials app_password` mode, whatever `apps` says.\n\n")
 		} else {
 			fmt.Fprintf(&b, "Offered with `apps %s` (or no `apps` at all); needs the Nextcloud app %s.\n\n", f.Name, codeList(ncApps(f)))
 		}
