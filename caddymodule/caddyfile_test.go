@@ -99,16 +99,17 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("valid config rejected: %v", err)
 	}
 	for name, mutate := range map[string]func(*Gateway){
-		"no resource":           func(g *Gateway) { g.Resource = "" },
-		"no issuer":             func(g *Gateway) { g.Issuer = "" },
-		"http issuer":           func(g *Gateway) { g.Issuer = "http://h.example" },
-		"http resource":         func(g *Gateway) { g.Resource = "http://h.example/mcp" },
-		"resource with query":   func(g *Gateway) { g.Resource = "https://h.example/mcp?a=1" },
-		"resource fragment":     func(g *Gateway) { g.Resource = "https://h.example/mcp#x" },
-		"http auth server":      func(g *Gateway) { g.AuthorizationServers = []string{"http://as.example"} },
-		"half introspection":    func(g *Gateway) { g.Introspection = &Introspection{ClientID: "x"} },
-		"origin with path":      func(g *Gateway) { g.AllowedOrigins = []string{"https://a.example/x"} },
-		"origin without scheme": func(g *Gateway) { g.AllowedOrigins = []string{"a.example"} },
+		"no resource":                func(g *Gateway) { g.Resource = "" },
+		"no issuer":                  func(g *Gateway) { g.Issuer = "" },
+		"http issuer":                func(g *Gateway) { g.Issuer = "http://h.example" },
+		"http resource":              func(g *Gateway) { g.Resource = "http://h.example/mcp" },
+		"resource with query":        func(g *Gateway) { g.Resource = "https://h.example/mcp?a=1" },
+		"resource fragment":          func(g *Gateway) { g.Resource = "https://h.example/mcp#x" },
+		"http auth server":           func(g *Gateway) { g.AuthorizationServers = []string{"http://as.example"} },
+		"half introspection":         func(g *Gateway) { g.Introspection = &Introspection{ClientID: "x"} },
+		"origin with path":           func(g *Gateway) { g.AllowedOrigins = []string{"https://a.example/x"} },
+		"origin without scheme":      func(g *Gateway) { g.AllowedOrigins = []string{"a.example"} },
+		"negative introspection cap": func(g *Gateway) { g.MaxIntrospections = -1 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := base()

@@ -333,8 +333,8 @@ func (g *Gateway) Validate() error {
 	if g.Introspection != nil && (g.Introspection.ClientID == "") != (g.Introspection.ClientSecret == "") {
 		return errors.New("mcp_gateway: introspection needs both client_id and client_secret")
 	}
-	if g.CacheSize < 0 || g.CacheTTL < 0 {
-		return errors.New("mcp_gateway: cache_size and cache_ttl must not be negative")
+	if g.CacheSize < 0 || g.CacheTTL < 0 || g.MaxIntrospections < 0 {
+		return errors.New("mcp_gateway: cache_size, cache_ttl and max_introspections must not be negative")
 	}
 	for _, o := range g.AllowedOrigins {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
