@@ -59,9 +59,11 @@ func (g *Gateway) setupEnforcement(ctx caddy.Context) error {
 	if idle <= 0 {
 		idle = 12 * time.Hour
 	}
+	// By default no subject may hold more than a tenth of a small store,
+	// so a flood by one always leaves room for others.
 	perSubject := g.MaxSessionsPerSubject
 	if perSubject <= 0 {
-		perSubject = defaultSessionsPerSubject
+		perSubject = min(defaultSessionsPerSubject, max(1, capacity/10))
 	}
 	g.streams = newSubjectCounter(g.MaxStreamsPerSubject)
 	// The bindings outlive config reloads: a reload must not make every

@@ -463,6 +463,8 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 			g.logger.Warn("list response replaced by an error", zap.String("method", msg.Method), zap.Error(err))
 		}
 		return nil
+	case msg.Method == methodCancelled && r.Header.Get(headerSession) == "":
+		return g.dropCancellation(w)
 	case msg.Method == "initialize":
 		return g.serveInitialize(w, r, next, id.Subject)
 	default:

@@ -31,6 +31,22 @@ func (g *Gateway) sessionNotFound(w http.ResponseWriter) error {
 	return writeJSON(w, http.StatusNotFound, rpcmessage.ErrorBody(nil, rpcmessage.CodeInvalidRequest, "session not found"))
 }
 
+// methodCancelled is the notification that cancels an in-flight request.
+const methodCancelled = "notifications/cancelled"
+
+// dropCancellation answers a notifications/cancelled sent outside a legacy
+// session with 202 and forwards nothing. Inside a session (step 6 made
+// sure it is the sender's own) the backend can tell whose request id is
+// meant; without one, mcp-go keys in-flight requests by an empty session
+// and the request id alone, so another user's notification would cancel
+// the first user's request. In the 2026-07-28 era a client cancels its
+// own request by closing that request's response stream.
+func (g *Gateway) dropCancellation(w http.ResponseWriter) error {
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
 // serveInitialize forwards an initialize, binding the session it creates
 // to subject; a subject holding its share of sessions gets 429 before the
 // backend creates another.
