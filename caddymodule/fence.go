@@ -347,13 +347,74 @@ type jwtClaims struct {
 // signature. Every top-level "aud" member counts (a duplicate key must not
 // hide one), as a string or an array of strings.
 func unverifiedClaims(tok string) (jwtClaims, bool) {
-	var c jwtClaims
 	_, rest, _ := strings.Cut(tok, ".")
 	seg, _, _ := strings.Cut(rest, ".")
 	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
 	if err != nil {
-		return c, false
+		return jwtClaims{}, false
 	}
+	// The common payload, one "aud" key and no escapes, decodes in one
+	// go; anything else (duplicate or case-variant keys, which
+	// encoding/json would fold into one, or escaped key names) member by
+	// member.
+	if countAudKeys(payload) <= 1 && !bytes.Contains(payload, []byte(`\u`)) {
+		return quickClaims(payload)
+	}
+	return claimsByMember(payload)
+}
+
+// countAudKeys counts `"aud"` in any letter case.
+func countAudKeys(p []byte) int {
+	n := 0
+	for i := 0; i+5 <= len(p); i++ {
+		if p[i] == '"' && p[i+4] == '"' && p[i+1]|0x20 == 'a' && p[i+2]|0x20 == 'u' && p[i+3]|0x20 == 'd' {
+			n++
+		}
+	}
+	return n
+}
+
+func quickClaims(payload []byte) (jwtClaims, bool) {
+	var raw struct {
+		Aud      json.RawMessage `json:"aud"`
+		Sub      any             `json:"sub"`
+		ClientID any             `json:"client_id"`
+		Azp      any             `json:"azp"`
+	}
+	if err := json.Unmarshal(payload, &raw); err != nil {
+		return jwtClaims{}, false
+	}
+	c := jwtClaims{}
+	c.sub, _ = raw.Sub.(string)
+	if c.client, _ = raw.ClientID.(string); c.client == "" {
+		c.client, _ = raw.Azp.(string)
+	}
+	if len(raw.Aud) > 0 && string(raw.Aud) != "null" {
+		aud, ok := audienceValues(raw.Aud)
+		if !ok {
+			return jwtClaims{}, false
+		}
+		c.aud = aud
+	}
+	return c, true
+}
+
+func audienceValues(v json.RawMessage) ([]string, bool) {
+	var one string
+	if json.Unmarshal(v, &one) == nil {
+		return []string{one}, true
+	}
+	var many []string
+	if json.Unmarshal(v, &many) == nil {
+		return many, true
+	}
+	return nil, false
+}
+
+// claimsByMember reads the payload member by member, so no key hides
+// another.
+func claimsByMember(payload []byte) (jwtClaims, bool) {
+	var c jwtClaims
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return c, false
@@ -368,18 +429,16 @@ func unverifiedClaims(tok string) (jwtClaims, bool) {
 		if err := dec.Decode(&v); err != nil {
 			return c, false
 		}
-		switch key {
+		switch strings.ToLower(key) {
 		case "aud":
-			var one string
-			var many []string
-			switch {
-			case json.Unmarshal(v, &one) == nil:
-				c.aud = append(c.aud, one)
-			case json.Unmarshal(v, &many) == nil:
-				c.aud = append(c.aud, many...)
-			default:
+			if string(v) == "null" {
+				continue
+			}
+			aud, ok := audienceValues(v)
+			if !ok {
 				return c, false
 			}
+			c.aud = append(c.aud, aud...)
 		case "sub":
 			_ = json.Unmarshal(v, &c.sub)
 		case "client_id", "azp":
