@@ -239,3 +239,63 @@ func TestListChangedEchoedID(t *testing.T) {
 		t.Fatalf("20 calls whose id names list_changed caused %d catalog walks, want 0", n)
 	}
 }
+
+// TestFenceThroughBinary (issue 9, section 1): outside the MCP endpoint
+// the gateway refuses tokens of the MCP resource, JWT and opaque, and
+// passes opaque tokens of another audience (judged by introspection
+// without provider_checks_audience); with the provider down an unseen
+// opaque token gets 503, while a bound JWT is still refused and Basic
+// still passes. With `fence off` the replay is forwarded.
+func TestFenceThroughBinary(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	const fenced = `Bearer error="invalid_token", error_description="token is for the MCP resource"`
+	get := func(auth string) response {
+		t.Helper()
+		return do(t, newRequest(t, http.MethodGet, e.base+"/other", "", [][2]string{{"Authorization", auth}}))
+	}
+	jwt := e.token(t, false, "notes:read")
+	opaque := e.token(t, true, "notes:read")
+	foreignOpaque := e.provider.Token(t, oidctest.TokenRequest{Opaque: true, Scopes: []string{"notes:read"}, Audience: []string{"https://desktop.example/app"}})
+	for name, tc := range map[string]struct {
+		auth string
+		want int
+	}{
+		"bound JWT":            {"Bearer " + jwt, http.StatusUnauthorized},
+		"bound opaque":         {"Bearer " + opaque, http.StatusUnauthorized},
+		"opaque, other client": {"Bearer " + foreignOpaque, http.StatusOK},
+		"basic":                {"Basic YWxpY2U6eA==", http.StatusOK},
+	} {
+		r := get(tc.auth)
+		if r.status != tc.want {
+			t.Errorf("%s: %s, want %d", name, statusOf(r), tc.want)
+		}
+		if tc.want == http.StatusUnauthorized && r.header.Get("WWW-Authenticate") != fenced {
+			t.Errorf("%s: WWW-Authenticate %q, want %q", name, r.header.Get("WWW-Authenticate"), fenced)
+		}
+		if tc.want == http.StatusOK && r.body != "passthrough" {
+			t.Errorf("%s: body %q, want the next handler's", name, r.body)
+		}
+	}
+	if m := e.caddy.Metrics(t); !strings.Contains(m, `caddy_mcp_gateway_fence_total{kind="jwt",outcome="fenced"}`) {
+		t.Errorf("no fence metric after a fenced JWT")
+	}
+
+	unseen := e.token(t, true, "notes:read")
+	e.provider.Stop()
+	if r := get("Bearer " + unseen); r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Errorf("unseen opaque token, provider down: %s, want 503 with Retry-After", statusOf(r))
+	}
+	if r := get("Bearer " + jwt); r.status != http.StatusUnauthorized {
+		t.Errorf("bound JWT, provider down: %s, want 401", statusOf(r))
+	}
+	if r := get("Basic YWxpY2U6eA=="); r.status != http.StatusOK {
+		t.Errorf("basic, provider down: %s, want 200", statusOf(r))
+	}
+
+	off := newEnv(t, envOptions{gatewayExtra: "fence off"})
+	tok := off.token(t, false, "notes:read")
+	if r := do(t, newRequest(t, http.MethodGet, off.base+"/other", "", bearer(tok))); r.status != http.StatusOK || r.body != "passthrough" {
+		t.Errorf("fence off: %s, want the replay forwarded", statusOf(r))
+	}
+}
