@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -49,49 +50,89 @@ func BenchmarkToolsCallThroughBinary(b *testing.B) {
 	}
 }
 
+// benchSite runs the built binary on a minimal Caddyfile without debug
+// logging (which would dominate the cost): the gateway, with gatewayExtra,
+// in front of static answers. It returns the process and the site's base.
+func benchSite(b *testing.B, p *oidctest.Provider, gatewayExtra string) (*caddyProcess, string) {
+	b.Helper()
+	port, adminPort, httpsPort := freePort(b), freePort(b), freePort(b)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	caddyfile := fmt.Sprintf(`{
+	admin 127.0.0.1:%[2]d
+	auto_https off
+	http_port %[1]d
+	https_port %[3]d
+	persist_config off
+}
+
+http://127.0.0.1:%[1]d {
+	mcp_gateway {
+		resource %[4]s/mcp
+		issuer %[5]s
+		%[6]s
+		%[7]s
+	}
+	respond /other "passthrough" 200
+	respond "nextcloud" 200
+}
+`, port, adminPort, httpsPort, base, p.Issuer(), indent(introspectionBlock, "\t\t"), gatewayExtra)
+	proc, err := startCaddy(b, caddyfile, []string{
+		"MCP_CLIENT_ID=" + oidctest.ResourceServerID,
+		"MCP_CLIENT_SECRET=" + oidctest.ClientSecret,
+	}, fmt.Sprintf("127.0.0.1:%d", adminPort), base+"/other")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return proc, base
+}
+
 // BenchmarkFenceThroughBinary measures what the token fence costs requests
 // outside the MCP endpoint, through the built binary, beside the same site
 // with `fence off`: a Basic request and a bearer JWT of another audience
 // (both forwarded), and a JWT of the MCP resource (refused with 401 when
-// the fence is on). The path has no handler, so Caddy answers at once and
-// the gateway's share of the work is as large as it can be. Besides ns/op
-// it reports Caddy's own CPU time per request (caddy-cpu-ns/op, from
-// /proc, 10 ms ticks: use thousands of iterations).
+// the fence is on). The path is answered by a static respond, so the
+// gateway's share of the work is as large as it can be. Besides ns/op
+// (the client shares the machine) it reports Caddy's own CPU time per
+// request (caddy-cpu-ns/op, from /proc in 10 ms ticks: use thousands of
+// iterations).
 //
 //	go test -run '^$' -bench FenceThroughBinary -benchtime 20000x -count 3 ./tests/e2e
 func BenchmarkFenceThroughBinary(b *testing.B) {
-	on := newEnv(b, envOptions{})
-	off := newEnv(b, envOptions{gatewayExtra: "fence off"})
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-	type tokenSet struct{ foreign, bound string }
-	toks := map[*env]tokenSet{}
-	for _, e := range []*env{on, off} {
-		toks[e] = tokenSet{
-			foreign: e.provider.Token(b, oidctest.TokenRequest{Scopes: []string{"notes:read"}, Audience: []string{"https://desktop.example/app"}}),
-			bound:   e.token(b, false, "notes:read"),
-		}
+	if testing.Short() {
+		b.Skip("end-to-end benchmark: skipped with -short")
 	}
+	p := oidctest.Start(b, oidctest.Options{})
+	type site struct {
+		proc *caddyProcess
+		base string
+	}
+	var sites [2]site
+	for i, extra := range []string{"fence off", ""} {
+		sites[i].proc, sites[i].base = benchSite(b, p, extra)
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	foreign := p.Token(b, oidctest.TokenRequest{Scopes: []string{"notes:read"}, Audience: []string{"https://desktop.example/app"}})
+	bound := p.Token(b, oidctest.TokenRequest{Scopes: []string{"notes:read"}, Audience: []string{sites[1].base + "/mcp"}})
+	boundOff := p.Token(b, oidctest.TokenRequest{Scopes: []string{"notes:read"}, Audience: []string{sites[0].base + "/mcp"}})
 	for _, kind := range []string{"basic", "foreign_jwt", "bound_jwt"} {
-		for _, site := range []struct {
-			name string
-			e    *env
-		}{{"fence_off", off}, {"fence_on", on}} {
-			b.Run(kind+"/"+site.name, func(b *testing.B) {
+		for i, name := range []string{"fence_off", "fence_on"} {
+			s := sites[i]
+			b.Run(kind+"/"+name, func(b *testing.B) {
 				var auth string
 				want := http.StatusOK
 				switch kind {
 				case "basic":
 					auth = "Basic YWxpY2U6YXBwLXBhc3N3b3Jk"
 				case "foreign_jwt":
-					auth = "Bearer " + toks[site.e].foreign
+					auth = "Bearer " + foreign
 				case "bound_jwt":
-					auth = "Bearer " + toks[site.e].bound
-					if site.e == on {
-						want = http.StatusUnauthorized
+					auth = "Bearer " + boundOff
+					if i == 1 {
+						auth, want = "Bearer "+bound, http.StatusUnauthorized
 					}
 				}
-				url := site.e.base + "/remote.php/dav/files/alice/important.txt"
-				cpu0 := site.e.caddy.CPUTime(b)
+				url := s.base + "/remote.php/dav/files/alice/important.txt"
+				cpu0 := s.proc.CPUTime(b)
 				b.ResetTimer()
 				for b.Loop() {
 					req, err := http.NewRequest(http.MethodGet, url, nil)
@@ -110,7 +151,7 @@ func BenchmarkFenceThroughBinary(b *testing.B) {
 					}
 				}
 				b.StopTimer()
-				cpu := site.e.caddy.CPUTime(b) - cpu0
+				cpu := s.proc.CPUTime(b) - cpu0
 				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "caddy-cpu-ns/op")
 			})
 		}
