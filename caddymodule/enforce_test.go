@@ -49,7 +49,7 @@ func TestEnforceMessages(t *testing.T) {
 		{name: "ping", body: `{"jsonrpc":"2.0","id":7,"method":"ping"}`, code: 299},
 		{name: "tasks", body: `{"jsonrpc":"2.0","id":7,"method":"tasks/get","params":{"taskId":"x"}}`, code: 299},
 		{name: "response to a server request", body: `{"jsonrpc":"2.0","id":8,"result":{}}`, code: 299},
-		{name: "notification", body: `{"jsonrpc":"2.0","method":"notifications/cancelled"}`, code: 299},
+		{name: "notification", body: `{"jsonrpc":"2.0","method":"notifications/initialized"}`, code: 299},
 		{name: "notification carrying tools/call", body: `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"echo_write"}}`, code: 403, id: "null", challenge: writeCh},
 		{name: "batch", body: `[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo_write"}}]`, code: 400, rpc: -32600, id: "null"},
 		{name: "batch of allowed", body: `[{"jsonrpc":"2.0","id":1,"method":"ping"}]`, code: 400, rpc: -32600, id: "null"},
