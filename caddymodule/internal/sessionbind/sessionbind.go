@@ -68,13 +68,14 @@ type entry struct {
 }
 
 // New returns a store holding at most capacity bindings, at most
-// perSubject of them for one subject (0: no limit of its own), each
+// perSubject of them for one subject (0, or more than capacity: no limit
+// of its own), each
 // dropped after idleTTL without use. now is the clock; nil means time.Now.
 func New(capacity, perSubject int, idleTTL time.Duration, now func() time.Time) *Store {
 	if capacity < 1 {
 		capacity = 1
 	}
-	if perSubject <= 0 || perSubject > capacity {
+	if perSubject <= 0 {
 		perSubject = capacity
 	}
 	if now == nil {
