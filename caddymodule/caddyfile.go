@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -59,6 +60,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_body_size         <size>             # default: 1MiB (413 above)
 //	    session_capacity      <n>                # default: 100000
 //	    session_idle_timeout  <duration>         # default: 12h
+//	    max_sessions_per_subject <n>             # default: 100 (429 above)
+//	    max_streams_per_subject  <n>             # default: 16 open GET streams (429 above)
+//
+//	    fence                 on|off             # default: on (MCP tokens refused outside the endpoint)
+//	    fence_exempt          <path-prefix>...   # more paths where MCP tokens may go
 //	}
 func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
@@ -241,6 +247,44 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("session_idle_timeout: %q is not a positive duration", v)
 			}
 			g.SessionIdleTimeout = caddy.Duration(dur)
+		case "max_sessions_per_subject", "max_streams_per_subject":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return d.Errf("%s: %q is not a positive integer", opt, v)
+			}
+			if opt == "max_sessions_per_subject" {
+				g.MaxSessionsPerSubject = n
+			} else {
+				g.MaxStreamsPerSubject = n
+			}
+		case "fence":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			switch v {
+			case "on":
+				g.FenceOff = false
+			case "off":
+				g.FenceOff = true
+			default:
+				return d.Errf("fence: expected on or off, got %q", v)
+			}
+		case "fence_exempt":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				if !strings.HasPrefix(a, "/") {
+					return d.Errf("fence_exempt: %q is not a path prefix (it must begin with /)", a)
+				}
+			}
+			g.FenceExempt = append(g.FenceExempt, args...)
 		case "forward_token":
 			var v string
 			if !d.Args(&v) || d.NextArg() {

@@ -35,26 +35,34 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		challenge_scopes notes:read
 		allowed_origins https://app.example
 		forward_token off
+		fence off
+		fence_exempt /apps/public/ /index.php/apps/oidc/
+		max_sessions_per_subject 20
+		max_streams_per_subject 4
 	}`)
 	var g Gateway
 	if err := g.UnmarshalCaddyfile(d); err != nil {
 		t.Fatal(err)
 	}
 	want := Gateway{
-		Resource:             "https://cloud.example.com/mcp",
-		Issuer:               "https://cloud.example.com",
-		AuthorizationServers: []string{"https://a.example", "https://b.example"},
-		Audience:             []string{"https://cloud.example.com/mcp", "client-1"},
-		JWKSURI:              "https://cloud.example.com/jwks",
-		Introspection:        &Introspection{URL: "https://cloud.example.com/introspect", ClientID: "{env.MCP_CLIENT_ID}", ClientSecret: "{env.MCP_CLIENT_SECRET}"},
-		Userinfo:             "off",
-		CacheTTL:             caddy.Duration(2 * time.Minute),
-		CacheSize:            500,
-		MaxIntrospections:    4,
-		RequireTyp:           "at+jwt",
-		ScopesSupported:      []string{"openid", "notes:read"},
-		ChallengeScopes:      []string{"notes:read"},
-		AllowedOrigins:       []string{"https://app.example"},
+		Resource:              "https://cloud.example.com/mcp",
+		Issuer:                "https://cloud.example.com",
+		AuthorizationServers:  []string{"https://a.example", "https://b.example"},
+		Audience:              []string{"https://cloud.example.com/mcp", "client-1"},
+		JWKSURI:               "https://cloud.example.com/jwks",
+		Introspection:         &Introspection{URL: "https://cloud.example.com/introspect", ClientID: "{env.MCP_CLIENT_ID}", ClientSecret: "{env.MCP_CLIENT_SECRET}"},
+		Userinfo:              "off",
+		CacheTTL:              caddy.Duration(2 * time.Minute),
+		CacheSize:             500,
+		MaxIntrospections:     4,
+		RequireTyp:            "at+jwt",
+		ScopesSupported:       []string{"openid", "notes:read"},
+		ChallengeScopes:       []string{"notes:read"},
+		AllowedOrigins:        []string{"https://app.example"},
+		FenceOff:              true,
+		FenceExempt:           []string{"/apps/public/", "/index.php/apps/oidc/"},
+		MaxSessionsPerSubject: 20,
+		MaxStreamsPerSubject:  4,
 	}
 	off := false
 	want.ForwardToken = &off
@@ -67,20 +75,26 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 
 func TestUnmarshalCaddyfileErrors(t *testing.T) {
 	for name, input := range map[string]string{
-		"unknown option":           "mcp_gateway {\n bogus 1\n}",
-		"argument on directive":    "mcp_gateway extra {\n}",
-		"resource without value":   "mcp_gateway {\n resource\n}",
-		"resource with two values": "mcp_gateway {\n resource a b\n}",
-		"bad duration":             "mcp_gateway {\n cache_ttl soon\n}",
-		"bad cache size":           "mcp_gateway {\n cache_size -1\n}",
-		"bad max_introspections":   "mcp_gateway {\n max_introspections 0\n}",
-		"max_introspections twice": "mcp_gateway {\n max_introspections 1 2\n}",
-		"require_typ without type": "mcp_gateway {\n require_typ\n}",
-		"require_typ two types":    "mcp_gateway {\n require_typ at+jwt JWT\n}",
-		"bad forward_token":        "mcp_gateway {\n forward_token maybe\n}",
-		"introspection twice":      "mcp_gateway {\n introspection\n introspection\n}",
-		"unknown introspection":    "mcp_gateway {\n introspection {\n  tenant x\n }\n}",
-		"empty scopes_supported":   "mcp_gateway {\n scopes_supported\n}",
+		"unknown option":            "mcp_gateway {\n bogus 1\n}",
+		"argument on directive":     "mcp_gateway extra {\n}",
+		"resource without value":    "mcp_gateway {\n resource\n}",
+		"resource with two values":  "mcp_gateway {\n resource a b\n}",
+		"bad duration":              "mcp_gateway {\n cache_ttl soon\n}",
+		"bad cache size":            "mcp_gateway {\n cache_size -1\n}",
+		"bad max_introspections":    "mcp_gateway {\n max_introspections 0\n}",
+		"max_introspections twice":  "mcp_gateway {\n max_introspections 1 2\n}",
+		"require_typ without type":  "mcp_gateway {\n require_typ\n}",
+		"require_typ two types":     "mcp_gateway {\n require_typ at+jwt JWT\n}",
+		"bad forward_token":         "mcp_gateway {\n forward_token maybe\n}",
+		"introspection twice":       "mcp_gateway {\n introspection\n introspection\n}",
+		"unknown introspection":     "mcp_gateway {\n introspection {\n  tenant x\n }\n}",
+		"empty scopes_supported":    "mcp_gateway {\n scopes_supported\n}",
+		"bad fence":                 "mcp_gateway {\n fence maybe\n}",
+		"fence without value":       "mcp_gateway {\n fence\n}",
+		"fence_exempt without path": "mcp_gateway {\n fence_exempt\n}",
+		"fence_exempt not a path":   "mcp_gateway {\n fence_exempt apps/\n}",
+		"zero stream limit":         "mcp_gateway {\n max_streams_per_subject 0\n}",
+		"bad session limit":         "mcp_gateway {\n max_sessions_per_subject many\n}",
 	} {
 		t.Run(name, func(t *testing.T) {
 			var g Gateway

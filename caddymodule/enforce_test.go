@@ -55,7 +55,7 @@ func TestEnforceMessages(t *testing.T) {
 		{name: "completion without ref", body: `{"jsonrpc":"2.0","id":5,"method":"completion/complete","params":{}}`, code: 400, rpc: codeInvalidParams, id: "5"},
 		{name: "completion of an unknown prompt", body: `{"jsonrpc":"2.0","id":5,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p"}}}`, code: 403, rpc: codeForbidden, id: "5"},
 		{name: "response to a server request", body: `{"jsonrpc":"2.0","id":8,"result":{}}`, code: 299},
-		{name: "notification", body: `{"jsonrpc":"2.0","method":"notifications/cancelled"}`, code: 299},
+		{name: "notification", body: `{"jsonrpc":"2.0","method":"notifications/initialized"}`, code: 299},
 		{name: "notification carrying tools/call", body: `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"echo_write"}}`, code: 403, id: "null", challenge: writeCh},
 		{name: "batch", body: `[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo_write"}}]`, code: 400, rpc: -32600, id: "null"},
 		{name: "batch of allowed", body: `[{"jsonrpc":"2.0","id":1,"method":"ping"}]`, code: 400, rpc: -32600, id: "null"},

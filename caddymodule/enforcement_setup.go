@@ -45,6 +45,7 @@ func (g *Gateway) setupEnforcement(ctx caddy.Context) error {
 	g.discoverer = scopecatalog.NewDiscoverer(ctx, cat, g.fetchTools, scopecatalog.DiscoverOptions{
 		OnError: func(err error) { dlog.Warn("discovering the backend's tools failed; retrying", zap.Error(err)) },
 	})
+	g.relist = newRediscovery(g.discoverer.Invalidate, rediscoveryInterval)
 
 	g.allowMethods = map[string]bool{}
 	for _, m := range g.AllowMethods {
@@ -58,11 +59,18 @@ func (g *Gateway) setupEnforcement(ctx caddy.Context) error {
 	if idle <= 0 {
 		idle = 12 * time.Hour
 	}
+	// By default no subject may hold more than a tenth of a small store,
+	// so a flood by one always leaves room for others.
+	perSubject := g.MaxSessionsPerSubject
+	if perSubject <= 0 {
+		perSubject = min(defaultSessionsPerSubject, max(1, capacity/10))
+	}
+	g.streams = newSubjectCounter(g.MaxStreamsPerSubject)
 	// The bindings outlive config reloads: a reload must not make every
 	// legacy session unknown (404) to the new gateway instance.
-	key := fmt.Sprintf("%s|%d|%s", g.Resource, capacity, idle)
+	key := fmt.Sprintf("%s|%d|%d|%s", g.Resource, capacity, perSubject, idle)
 	v, _, err := sessionPool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return pooledSessions{sessionbind.New(capacity, idle, nil)}, nil
+		return pooledSessions{sessionbind.New(capacity, perSubject, idle, nil)}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("mcp_gateway: sessions: %w", err)

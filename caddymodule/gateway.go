@@ -148,6 +148,24 @@ type Gateway struct {
 	// client then gets 404 and starts a new session. Default 12h.
 	SessionIdleTimeout caddy.Duration `json:"session_idle_timeout,omitempty"`
 
+	// FenceOff turns the token fence off: by default every request
+	// outside the MCP endpoint that carries a bearer token bound to the
+	// MCP resource is refused (401), so an MCP token cannot be replayed
+	// against the rest of the site (see fence.go).
+	FenceOff bool `json:"fence_off,omitempty"`
+
+	// FenceExempt are more path prefixes where MCP tokens may go, besides
+	// the authorization server's own endpoints and discovery documents.
+	FenceExempt []string `json:"fence_exempt,omitempty"`
+
+	// MaxStreamsPerSubject caps the GET listening streams one subject may
+	// hold open at once (429 above it). Default 16.
+	MaxStreamsPerSubject int `json:"max_streams_per_subject,omitempty"`
+
+	// MaxSessionsPerSubject caps the legacy sessions bound to one subject
+	// (429 for an initialize above it). Default 100.
+	MaxSessionsPerSubject int `json:"max_sessions_per_subject,omitempty"`
+
 	resourceURL  *url.URL
 	resourcePath string
 	metaPaths    []string
@@ -165,6 +183,9 @@ type Gateway struct {
 	tasks        *taskbind.Store
 	taskKey      string
 	disc         *discoveryState
+	fence        *fence
+	relist       *rediscovery
+	streams      *subjectCounter
 }
 
 // ScopeRule requires scopes for the names a pattern matches. In a pattern
@@ -238,7 +259,10 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		return err
 	}
 
-	return g.setupTokens(ctx, repl)
+	if err := g.setupTokens(ctx, repl); err != nil {
+		return err
+	}
+	return g.setupFence(ctx.GetMetricsRegistry())
 }
 
 // setupTokens builds the token verifier. Secrets are resolved here from
@@ -347,6 +371,9 @@ func (g *Gateway) Validate() error {
 // Cleanup stops the token verifier's background work and releases the
 // session store (kept while a newer config still uses it).
 func (g *Gateway) Cleanup() error {
+	if g.relist != nil {
+		g.relist.stop()
+	}
 	if g.sessionKey != "" {
 		if _, err := sessionPool.Delete(g.sessionKey); err != nil {
 			g.logger.Warn("releasing the session store", zap.Error(err))
@@ -368,9 +395,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return g.serveMetadata(w, r)
 	}
 
-	// 2. Everything that is not the MCP endpoint is not ours.
+	// 2. Everything that is not the MCP endpoint is not ours, but tokens
+	// of the MCP resource are fenced out of it.
 	if !g.isResourcePath(r.URL.Path) {
-		return next.ServeHTTP(w, r)
+		return g.passFenced(w, r, next)
 	}
 
 	// 3. Browser origins other than our own are refused (DNS rebinding);
@@ -460,8 +488,10 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 			g.logger.Warn("list response replaced by an error", zap.String("method", msg.Method), zap.Error(err))
 		}
 		return nil
+	case msg.Method == methodCancelled && r.Header.Get(headerSession) == "":
+		return g.dropCancellation(w)
 	case msg.Method == "initialize":
-		return next.ServeHTTP(&sessionRecorder{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, g: g, subject: id.Subject}, r)
+		return g.serveInitialize(w, r, next, id.Subject)
 	default:
 		return next.ServeHTTP(g.watch(w), r)
 	}
@@ -484,6 +514,10 @@ func (g *Gateway) passOther(w http.ResponseWriter, r *http.Request, next caddyht
 	r.Header.Del("Content-Length")
 	r.Header.Del("Content-Type")
 	if r.Method == http.MethodGet {
+		if !g.streams.acquire(id.Subject) {
+			return tooManyStreams(w)
+		}
+		defer g.streams.release(id.Subject)
 		r.Header.Del("Accept-Encoding")
 		lw := listfilter.NewResponseWriter(g.watch(w), g.listRewriter(rpcmessage.Message{}, id))
 		if err := next.ServeHTTP(lw, r); err != nil {
@@ -505,7 +539,7 @@ func (g *Gateway) passOther(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 func (g *Gateway) watch(w http.ResponseWriter) http.ResponseWriter {
-	return &listChangedWatcher{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, onChange: g.discoverer.Invalidate}
+	return &listChangedWatcher{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, onChange: g.relist.trigger}
 }
 
 // authenticate verifies the token and records the outcome.

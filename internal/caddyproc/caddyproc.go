@@ -252,6 +252,33 @@ func (p *Process) RSSBytes(t testing.TB) int64 {
 	return 0
 }
 
+// CPUTime is the CPU time (user and system) the Caddy process has used so
+// far, from /proc/<pid>/stat, for benchmarks that count CPU per request.
+func (p *Process) CPUTime(t testing.TB) time.Duration {
+	t.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatalf("read process stat: %v", err)
+	}
+	// Fields after the command name, which is in parentheses and may
+	// contain spaces: state is field 3, utime 14, stime 15.
+	_, rest, ok := strings.Cut(string(stat), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 13 {
+		t.Fatalf("unexpected process stat %q", stat)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			t.Fatalf("parse process stat %q: %v", stat, err)
+		}
+		ticks += n
+	}
+	// USER_HZ is 100 on every Linux configuration Go supports here.
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
 // Metrics fetches the Prometheus text exposition from the admin API.
 func (p *Process) Metrics(t testing.TB) string {
 	t.Helper()

@@ -19,15 +19,6 @@ import (
 	"testing"
 )
 
-// pendingMerge lists messages the troubleshooting table already quotes
-// for work being merged at the same time (the token fence, the
-// trusted_domains error). They are exempt from the source check until
-// then. Once the work is merged, delete the entries: the test fails
-// while an entry's message is in the source, so the set cannot linger.
-var pendingMerge = map[string]string{
-	"token is for the MCP resource": "issue 9, the token fence",
-}
-
 const troubleshooting = "../../docs/troubleshooting.md"
 
 // row is one quoted message of the table.
@@ -49,9 +40,7 @@ func TestTroubleshootingMessagesExist(t *testing.T) {
 	ours := formats(t, "../../caddymodule", "../../mcpbackend")
 	var mcpgo []format
 	nextcloud := transcriptBodies(t, "../../internal/nextcloudfake/transcripts")
-	quoted := map[string]bool{}
 	for _, r := range rows {
-		quoted[r.message] = true
 		var found bool
 		switch r.from {
 		case "Scopegate":
@@ -67,19 +56,8 @@ func TestTroubleshootingMessagesExist(t *testing.T) {
 			t.Errorf("%s:%d: %q: unknown origin %q (want Scopegate, mcp-go or Nextcloud)", troubleshooting, r.line, r.message, r.from)
 			continue
 		}
-		_, pending := pendingMerge[r.message]
-		switch {
-		case pending && found:
-			t.Errorf("%s:%d: %q is in the source now: delete it from pendingMerge", troubleshooting, r.line, r.message)
-		case pending:
-			t.Logf("%s:%d: %q not checked: pending merge (%s)", troubleshooting, r.line, r.message, pendingMerge[r.message])
-		case !found:
+		if !found {
 			t.Errorf("%s:%d: %s no longer prints %q: update the table (or the code)", troubleshooting, r.line, r.from, r.message)
-		}
-	}
-	for m := range pendingMerge {
-		if !quoted[m] {
-			t.Errorf("pendingMerge lists %q, which the table does not quote", m)
 		}
 	}
 }

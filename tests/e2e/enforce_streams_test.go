@@ -210,7 +210,8 @@ func TestListResponseUnexpectedType(t *testing.T) {
 // ended session), and session_idle_timeout forgets idle ones.
 func TestSessionBindingBounded(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{gatewayExtra: "session_capacity 2\nsession_idle_timeout 1s"})
+	// One subject fills the store: its own limit is set above the store's.
+	e := newEnv(t, envOptions{gatewayExtra: "session_capacity 2\nsession_idle_timeout 1s\nmax_sessions_per_subject 3"})
 	tok := e.token(t, false, "notes:read")
 	ping := func(id, sid string) int {
 		return e.post(t, tok, `{"jsonrpc":"2.0","id":`+id+`,"method":"ping"}`, legacyHeaders(sid)...).status

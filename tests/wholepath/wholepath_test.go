@@ -20,6 +20,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -254,6 +255,7 @@ func TestWholePath(t *testing.T) {
 	})
 
 	t.Run("nextcloud passthrough", e.passthrough)
+	t.Run("attacker replays MCP tokens against Nextcloud", e.attackerReplay)
 	t.Logf("whole path test took %v", time.Since(started).Round(time.Millisecond))
 }
 
@@ -639,14 +641,18 @@ func (e *env) radicaleEvent(t *testing.T, uid string) *ical.Component {
 // directly; status, body and the front's headers must be the same, and the
 // front must have received the request as the client sent it.
 func (e *env) passthrough(t *testing.T) {
-	tok := e.token(t, readScopes)
+	// A token of another client of the same provider, for another
+	// audience: Nextcloud accepts it, and the gateway's fence lets it pass
+	// (the MCP resource's own tokens are refused: see attackerReplay).
+	tok := e.provider.Token(t, oidctest.TokenRequest{Scopes: readScopes, Audience: []string{"https://desktop.example/app"}})
 	cases := []struct {
 		name, method, path, body string
 		header                   map[string]string
 		wantStatus               int
 	}{
 		{"status.php", http.MethodGet, "/status.php", "", nil, http.StatusOK},
-		{"OCS with the user's bearer token", http.MethodGet, "/ocs/v2.php/cloud/capabilities", "", map[string]string{"Authorization": "Bearer " + tok, "OCS-APIRequest": "true", "Accept": "application/json"}, http.StatusOK},
+		{"cookie session", http.MethodGet, "/status.php", "", map[string]string{"Cookie": "oc_sessionPassphrase=abc; nc_session_id=def"}, http.StatusOK},
+		{"OCS with a bearer token of another audience", http.MethodGet, "/ocs/v2.php/cloud/capabilities", "", map[string]string{"Authorization": "Bearer " + tok, "OCS-APIRequest": "true", "Accept": "application/json"}, http.StatusOK},
 		{"OCS user with basic credentials", http.MethodGet, "/ocs/v2.php/cloud/user?format=json", "", map[string]string{"Authorization": "Basic " + basic(nextcloudfake.AdminUser, nextcloudfake.AdminPassword), "OCS-APIRequest": "true", "Accept": "application/json"}, http.StatusOK},
 		{"app route without credentials: Nextcloud's own 401", http.MethodGet, "/index.php/apps/notes/api/v1/notes", "", nil, http.StatusUnauthorized},
 		{"OCS with a bogus bearer token: Nextcloud's own 401", http.MethodGet, "/ocs/v2.php/cloud/user", "", map[string]string{"Authorization": "Bearer not-a-token", "OCS-APIRequest": "true", "Accept": "application/json"}, http.StatusUnauthorized},
@@ -695,6 +701,9 @@ func (e *env) passthrough(t *testing.T) {
 			if got.Authorization != tc.header["Authorization"] {
 				t.Errorf("the front got Authorization %q, want it as sent (%q)", got.Authorization, tc.header["Authorization"])
 			}
+			if c := got.Header.Get("Cookie"); c != tc.header["Cookie"] {
+				t.Errorf("the front got Cookie %q, want it as sent (%q)", c, tc.header["Cookie"])
+			}
 			for _, h := range []string{"X-Scopegate-Subject", "X-Scopegate-Scopes"} {
 				if v := got.Header.Get(h); v != "" {
 					t.Errorf("the gateway added %s: %q to pass-through traffic", h, v)
@@ -726,6 +735,60 @@ func (e *env) passthrough(t *testing.T) {
 			t.Errorf("PROPFIND /.well-known/caldav: %d Location %q, want 301 /remote.php/dav/", r.status, r.header.Get("Location"))
 		}
 	})
+}
+
+// attackerReplay: an MCP client holding the smallest token of the MCP
+// resource replays it one path over, against WebDAV and OCS, where
+// Nextcloud would accept any token of its provider. The gateway's fence
+// refuses it (JWT and opaque alike) and Nextcloud never sees it; only the
+// provider's own endpoints (userinfo) may still be called with it.
+func (e *env) attackerReplay(t *testing.T) {
+	const fenced = `Bearer error="invalid_token", error_description="token is for the MCP resource"`
+	tokens := map[string]string{
+		"JWT":    e.token(t, []string{"notes:read"}),
+		"opaque": e.provider.Token(t, oidctest.TokenRequest{Opaque: true, Scopes: []string{"notes:read"}, Audience: []string{e.site.resource}}),
+	}
+	for kind, tok := range tokens {
+		for _, tc := range []struct {
+			name, method, path, body string
+			header                   map[string]string
+		}{
+			{"WebDAV DELETE", http.MethodDelete, "/remote.php/dav/files/" + ncUser + "/important.txt", "", nil},
+			{"OCS public share", http.MethodPost, "/ocs/v2.php/apps/files_sharing/api/v1/shares", "path=/secret&shareType=3",
+				map[string]string{"OCS-APIRequest": "true", "Content-Type": "application/x-www-form-urlencoded"}},
+		} {
+			t.Run(kind+" "+tc.name, func(t *testing.T) {
+				h := map[string]string{"Authorization": "Bearer " + tok}
+				for k, v := range tc.header {
+					h[k] = v
+				}
+				n := len(e.front.requests())
+				r := doReq(t, tc.method, e.site.base+tc.path, tc.body, h)
+				t.Logf("%s %s with the MCP %s token: HTTP %d, WWW-Authenticate: %s", tc.method, tc.path, kind, r.status, r.header.Get("WWW-Authenticate"))
+				if r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") != fenced {
+					t.Errorf("replay: %d %q %s, want 401 %q", r.status, r.header.Get("WWW-Authenticate"), r.body, fenced)
+				}
+				if reqs := e.front.requests()[n:]; len(reqs) != 0 {
+					t.Errorf("the replayed request reached Nextcloud: %+v", reqs)
+				}
+			})
+		}
+		t.Run(kind+" userinfo stays reachable", func(t *testing.T) {
+			u, err := url.Parse(e.provider.UserinfoEndpoint())
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := len(e.front.requests())
+			r := doReq(t, http.MethodGet, e.site.base+u.Path, "", map[string]string{"Authorization": "Bearer " + tok})
+			if r.header.Get("WWW-Authenticate") == fenced {
+				t.Fatalf("the userinfo path %s was fenced", u.Path)
+			}
+			reqs := e.front.requests()[n:]
+			if len(reqs) != 1 || reqs[0].Path != u.Path || reqs[0].Authorization != "Bearer "+tok {
+				t.Errorf("userinfo with the MCP token did not reach Nextcloud as sent: %+v", reqs)
+			}
+		})
+	}
 }
 
 // --- small helpers ---

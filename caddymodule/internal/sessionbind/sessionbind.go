@@ -6,7 +6,10 @@
 // without validating them, so the gateway does it.
 //
 // Memory is bounded: a fixed number of bindings, least recently used
-// evicted first, each idle binding expiring after a TTL. Keys are SHA-256
+// evicted first, each idle binding expiring after a TTL. Each subject may
+// hold at most a fixed number of bindings, so one subject's initialize
+// flood cannot evict other users' sessions: above its share a subject's
+// new binding is refused (TooMany), never taken from someone else. Keys are SHA-256
 // hashes of the session id and subject, so an entry has a fixed size
 // whatever a client sends.
 package sessionbind
@@ -31,15 +34,31 @@ const (
 	Foreign
 )
 
+// BindResult is the outcome of Bind.
+type BindResult uint8
+
+// The results of Bind.
+const (
+	// Bound: the id is now bound to the subject (or already was).
+	Bound BindResult = iota
+	// Taken: the id is still bound to another subject; nothing changed.
+	Taken
+	// TooMany: the subject already holds its maximum of bindings.
+	TooMany
+)
+
 // Store binds session ids to subjects. It is safe for concurrent use.
 type Store struct {
-	capacity int
-	ttl      time.Duration
-	now      func() time.Time
+	capacity   int
+	perSubject int
+	ttl        time.Duration
+	now        func() time.Time
 
 	mu    sync.Mutex
 	items map[[32]byte]*list.Element
 	lru   *list.List // front: most recently used
+	// held counts the bindings of each subject (absent: none).
+	held map[[32]byte]int
 }
 
 type entry struct {
@@ -48,21 +67,28 @@ type entry struct {
 	lastUsed time.Time
 }
 
-// New returns a store holding at most capacity bindings, each dropped
-// after idleTTL without use. now is the clock; nil means time.Now.
-func New(capacity int, idleTTL time.Duration, now func() time.Time) *Store {
+// New returns a store holding at most capacity bindings, at most
+// perSubject of them for one subject (0, or more than capacity: no limit
+// of its own), each
+// dropped after idleTTL without use. now is the clock; nil means time.Now.
+func New(capacity, perSubject int, idleTTL time.Duration, now func() time.Time) *Store {
 	if capacity < 1 {
 		capacity = 1
+	}
+	if perSubject <= 0 {
+		perSubject = capacity
 	}
 	if now == nil {
 		now = time.Now
 	}
 	return &Store{
-		capacity: capacity,
-		ttl:      idleTTL,
-		now:      now,
-		items:    make(map[[32]byte]*list.Element, capacity),
-		lru:      list.New(),
+		capacity:   capacity,
+		perSubject: perSubject,
+		ttl:        idleTTL,
+		now:        now,
+		items:      make(map[[32]byte]*list.Element, min(capacity, 1024)),
+		lru:        list.New(),
+		held:       map[[32]byte]int{},
 	}
 }
 
@@ -75,14 +101,16 @@ func hash(s string) [32]byte {
 // Bind records that sessionID was created for subject; the handler calls
 // it with the Mcp-Session-Id header of a successful initialize response.
 //
-// It reports false, and changes nothing, when the id is still bound to
+// It returns Taken, and changes nothing, when the id is still bound to
 // another subject: a backend that hands out a live session id again (one
 // that echoes an id the client sent, say) must not let the new subject take
 // over the first one's session. The handler must then not pass the response
 // on (answer 502). Binding an id to its own subject again refreshes it.
-func (s *Store) Bind(sessionID, subject string) bool {
+// TooMany, changing nothing, when the subject already holds its share of
+// bindings (the handler answers 429).
+func (s *Store) Bind(sessionID, subject string) BindResult {
 	if sessionID == "" {
-		return false
+		return Taken
 	}
 	key, sub := hash(sessionID), hash(subject)
 	now := s.now()
@@ -95,18 +123,34 @@ func (s *Store) Bind(sessionID, subject string) bool {
 		case s.expired(e, now):
 			s.remove(el) // free again; bound anew below
 		case e.subject != sub:
-			return false
+			return Taken
 		default:
 			e.lastUsed = now
 			s.lru.MoveToFront(el)
-			return true
+			return Bound
 		}
+	}
+	if s.held[sub] >= s.perSubject {
+		return TooMany
 	}
 	for s.lru.Len() >= s.capacity {
 		s.remove(s.lru.Back())
 	}
 	s.items[key] = s.lru.PushFront(&entry{session: key, subject: sub, lastUsed: now})
-	return true
+	s.held[sub]++
+	return Bound
+}
+
+// Full reports whether subject already holds its share of bindings, so
+// the handler can refuse an initialize before the backend creates a
+// session. Bind enforces the limit in any case.
+func (s *Store) Full(subject string) bool {
+	sub := hash(subject)
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expire(now)
+	return s.held[sub] >= s.perSubject
 }
 
 // Lookup says whether sessionID is bound to subject. An Owned binding's
@@ -176,6 +220,10 @@ func (s *Store) expire(now time.Time) {
 }
 
 func (s *Store) remove(el *list.Element) {
-	delete(s.items, el.Value.(*entry).session)
+	e := el.Value.(*entry)
+	delete(s.items, e.session)
+	if s.held[e.subject]--; s.held[e.subject] <= 0 {
+		delete(s.held, e.subject)
+	}
 	s.lru.Remove(el)
 }

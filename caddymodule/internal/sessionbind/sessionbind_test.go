@@ -25,7 +25,7 @@ func (c *clock) advance(d time.Duration) {
 func newClock() *clock { return &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
 
 func TestLookup(t *testing.T) {
-	s := New(10, time.Hour, newClock().now)
+	s := New(10, 0, time.Hour, newClock().now)
 	s.Bind("sess-alice", "alice")
 	s.Bind("sess-bob", "bob")
 	tests := []struct {
@@ -55,7 +55,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestForeignLookupKeepsBinding(t *testing.T) {
-	s := New(10, time.Hour, nil)
+	s := New(10, 0, time.Hour, nil)
 	s.Bind("s", "alice")
 	for range 3 {
 		if s.Check("s", "mallory") {
@@ -69,42 +69,42 @@ func TestForeignLookupKeepsBinding(t *testing.T) {
 
 func TestBindRefusesTakeover(t *testing.T) {
 	c := newClock()
-	s := New(10, time.Hour, c.now)
-	if !s.Bind("s", "alice") {
+	s := New(10, 0, time.Hour, c.now)
+	if s.Bind("s", "alice") != Bound {
 		t.Fatal("first Bind refused")
 	}
-	if s.Bind("s", "mallory") {
+	if s.Bind("s", "mallory") != Taken {
 		t.Fatal("another subject took over a live session")
 	}
 	if !s.Check("s", "alice") || s.Check("s", "mallory") {
 		t.Fatal("refused Bind changed the binding")
 	}
-	if !s.Bind("s", "alice") {
+	if s.Bind("s", "alice") != Bound {
 		t.Fatal("rebinding to the owner refused")
 	}
 	// Once the binding has expired, the id is free again.
 	c.advance(2 * time.Hour)
-	if !s.Bind("s", "bob") || !s.Check("s", "bob") {
+	if s.Bind("s", "bob") != Bound || !s.Check("s", "bob") {
 		t.Fatal("expired binding blocks a new one")
 	}
 }
 
 func TestForget(t *testing.T) {
-	s := New(10, time.Hour, nil)
+	s := New(10, 0, time.Hour, nil)
 	s.Bind("s", "alice")
 	s.Forget("s")
 	if s.Lookup("s", "alice") != Unknown || s.Len() != 0 {
 		t.Fatal("Forget kept the binding")
 	}
 	s.Forget("never-bound") // no effect
-	if s.Bind("", "alice") || s.Len() != 0 {
+	if s.Bind("", "alice") == Bound || s.Len() != 0 {
 		t.Fatal("empty session id bound")
 	}
 }
 
 func TestExpiry(t *testing.T) {
 	c := newClock()
-	s := New(10, 10*time.Minute, c.now)
+	s := New(10, 0, 10*time.Minute, c.now)
 	s.Bind("a", "alice")
 	s.Bind("b", "bob")
 	c.advance(6 * time.Minute)
@@ -134,7 +134,7 @@ func TestExpiry(t *testing.T) {
 
 func TestEvictionBound(t *testing.T) {
 	const capacity = 1000
-	s := New(capacity, time.Hour, nil)
+	s := New(capacity, 0, time.Hour, nil)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -158,18 +158,18 @@ func TestEvictionBound(t *testing.T) {
 }
 
 func TestLRUOrder(t *testing.T) {
-	s := New(2, time.Hour, nil)
+	s := New(2, 0, time.Hour, nil)
 	s.Bind("a", "x")
-	s.Bind("b", "x")
+	s.Bind("b", "y")
 	s.Check("a", "x") // a is now most recently used
-	s.Bind("c", "x")  // evicts b
-	if !s.Check("a", "x") || s.Check("b", "x") || !s.Check("c", "x") {
+	s.Bind("c", "z")  // evicts b
+	if !s.Check("a", "x") || s.Check("b", "y") || !s.Check("c", "z") {
 		t.Fatal("least recently used binding not evicted first")
 	}
 }
 
 func TestConcurrent(t *testing.T) {
-	s := New(100, time.Hour, nil)
+	s := New(100, 0, time.Hour, nil)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -192,12 +192,60 @@ func TestConcurrent(t *testing.T) {
 }
 
 func BenchmarkCheck(b *testing.B) {
-	s := New(10_000, time.Hour, nil)
+	s := New(10_000, 0, time.Hour, nil)
 	s.Bind("3f1c2a9e-5b7d-4e61-9c1a-0d2b3c4e5f60", "user-1")
 	b.ReportAllocs()
 	for b.Loop() {
 		if !s.Check("3f1c2a9e-5b7d-4e61-9c1a-0d2b3c4e5f60", "user-1") {
 			b.Fatal("refused")
 		}
+	}
+}
+
+// TestPerSubjectLimit: one subject's initialize flood fills only its own
+// share; other users' bindings survive and the flood gets TooMany.
+func TestPerSubjectLimit(t *testing.T) {
+	c := newClock()
+	s := New(1000, 10, time.Hour, c.now)
+	for i := range 100 {
+		if s.Bind(fmt.Sprint("user-", i), fmt.Sprint("user", i)) != Bound {
+			t.Fatalf("user %d could not bind", i)
+		}
+	}
+	refused := 0
+	for i := range 100_000 {
+		switch s.Bind(fmt.Sprint("flood-", i), "mallory") {
+		case TooMany:
+			refused++
+		case Taken:
+			t.Fatal("a fresh id reported as taken")
+		}
+	}
+	if refused != 100_000-10 {
+		t.Errorf("flood: %d refused, want %d", refused, 100_000-10)
+	}
+	if !s.Full("mallory") || s.Full("user0") {
+		t.Errorf("Full: mallory %v user0 %v", s.Full("mallory"), s.Full("user0"))
+	}
+	for i := range 100 {
+		if !s.Check(fmt.Sprint("user-", i), fmt.Sprint("user", i)) {
+			t.Fatalf("user %d lost its session to another subject's flood", i)
+		}
+	}
+	// Rebinding an id the subject holds is no new binding.
+	if s.Bind("flood-0", "mallory") != Bound {
+		t.Error("rebinding an owned id refused at the limit")
+	}
+	// Forgetting and expiry give the share back.
+	s.Forget("flood-0")
+	if s.Bind("again", "mallory") != Bound {
+		t.Error("no binding possible after Forget freed one")
+	}
+	c.advance(2 * time.Hour)
+	if s.Full("mallory") || s.Bind("later", "mallory") != Bound {
+		t.Error("expired bindings still count against the subject")
+	}
+	if s.Len() != 1 {
+		t.Errorf("Len = %d after expiry, want 1", s.Len())
 	}
 }

@@ -23,6 +23,12 @@ type ProviderMetadata struct {
 	RegistrationEndpoint  string   `json:"registration_endpoint"`
 	TokenEndpoint         string   `json:"token_endpoint"`
 	ScopesSupported       []string `json:"scopes_supported"`
+
+	// The endpoints below are read only by the gateway's token fence,
+	// which lets MCP tokens reach the provider's own endpoints.
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
+	RevocationEndpoint    string `json:"revocation_endpoint"`
+	EndSessionEndpoint    string `json:"end_session_endpoint"`
 }
 
 const (
