@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/caddymodule/internal/rpcmessage"
 )
@@ -14,27 +19,38 @@ import (
 const defaultMaxBodySize = 1 << 20
 
 // readMessage reads and classifies the body of a POST. On failure the
-// client has been answered and ok is false.
+// client has been answered and ok is false. It runs only after the token
+// was verified: an unauthenticated client never gets a byte of its body
+// buffered.
 func (g *Gateway) readMessage(w http.ResponseWriter, r *http.Request) (msg rpcmessage.Message, ok bool, err error) {
-	limit := g.MaxBodySize
-	if limit <= 0 {
-		limit = defaultMaxBodySize
-	}
-	body, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	limit := g.maxBodySize()
+	body, rerr := readPaced(w, r, limit, g.pace(r))
 	if rerr != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(rerr, &tooBig) {
+		var slow *slowBodyError
+		switch {
+		case errors.As(rerr, &tooBig):
 			return msg, false, writeJSONRPCError(w, http.StatusRequestEntityTooLarge, nil, rpcmessage.CodeInvalidRequest,
 				"request body larger than "+strconv.FormatInt(limit, 10)+" bytes")
+		case errors.As(rerr, &slow):
+			return msg, false, g.slowBody(w, r, slow)
 		}
 		return msg, false, writeJSONRPCError(w, http.StatusBadRequest, nil, rpcmessage.CodeParseError, "reading request body failed")
 	}
-	// The backend reads exactly the bytes that were judged.
+	// The backend reads exactly the bytes that were judged, and nothing
+	// the client sent after them: request trailers (HTTP/1.1 chunked or
+	// HTTP/2) could carry Mcp-Method or X-Scopegate-* past every check.
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	r.TransferEncoding = nil
+	r.Trailer = nil
+	r.Header.Del("Trailer")
 
+	if formCarriesToken(r.Header, body) {
+		return msg, false, writeJSONRPCError(w, http.StatusBadRequest, nil, rpcmessage.CodeInvalidRequest,
+			"access tokens are accepted only in the Authorization header, not in a form body")
+	}
 	msg, perr := rpcmessage.Parse(body)
 	if perr != nil {
 		return msg, false, writeJSON(w, http.StatusBadRequest, rpcmessage.ErrorBodyFor(nil, perr))
@@ -43,4 +59,38 @@ func (g *Gateway) readMessage(w http.ResponseWriter, r *http.Request) (msg rpcme
 		return msg, false, writeJSON(w, http.StatusBadRequest, rpcmessage.ErrorBodyFor(msg.ID, herr))
 	}
 	return msg, true, nil
+}
+
+func (g *Gateway) maxBodySize() int64 {
+	if g.MaxBodySize > 0 {
+		return g.MaxBodySize
+	}
+	return defaultMaxBodySize
+}
+
+// slowBody answers a client that sent its body too slowly: 408, and the
+// connection closed, for a client holding it open is the attack. The
+// first such client from an address is logged; all are counted.
+func (g *Gateway) slowBody(w http.ResponseWriter, r *http.Request, e *slowBodyError) error {
+	g.metrics.slowBody(e.reason)
+	addr := clientAddress(r)
+	if g.slowLog.first(addr, time.Now()) {
+		g.logger.Warn("request body too slow; connection closed (further ones from this address are only counted)",
+			zap.String("remote", addr), zap.String("reason", e.reason), zap.Int64("bytes_read", e.read),
+			zap.Duration("after", e.after))
+	}
+	w.Header().Set("Connection", "close")
+	return writeJSONRPCError(w, http.StatusRequestTimeout, nil, rpcmessage.CodeInvalidRequest, "request body "+e.Error())
+}
+
+// clientAddress is Caddy's client IP (trusted proxies considered), else
+// the connection's address without its port.
+func clientAddress(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		return ip
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }

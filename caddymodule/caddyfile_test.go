@@ -33,6 +33,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		challenge_scopes notes:read
 		allowed_origins https://app.example
 		forward_token off
+		body_grace 5s
+		body_min_rate 2KiB/3s
+		body_timeout 30s
 	}`)
 	var g Gateway
 	if err := g.UnmarshalCaddyfile(d); err != nil {
@@ -51,6 +54,10 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		ScopesSupported:      []string{"openid", "notes:read"},
 		ChallengeScopes:      []string{"notes:read"},
 		AllowedOrigins:       []string{"https://app.example"},
+		BodyGrace:            caddy.Duration(5 * time.Second),
+		BodyMinBytes:         2048,
+		BodyRateWindow:       caddy.Duration(3 * time.Second),
+		BodyTimeout:          caddy.Duration(30 * time.Second),
 	}
 	off := false
 	want.ForwardToken = &off
@@ -63,16 +70,23 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 
 func TestUnmarshalCaddyfileErrors(t *testing.T) {
 	for name, input := range map[string]string{
-		"unknown option":           "mcp_gateway {\n bogus 1\n}",
-		"argument on directive":    "mcp_gateway extra {\n}",
-		"resource without value":   "mcp_gateway {\n resource\n}",
-		"resource with two values": "mcp_gateway {\n resource a b\n}",
-		"bad duration":             "mcp_gateway {\n cache_ttl soon\n}",
-		"bad cache size":           "mcp_gateway {\n cache_size -1\n}",
-		"bad forward_token":        "mcp_gateway {\n forward_token maybe\n}",
-		"introspection twice":      "mcp_gateway {\n introspection\n introspection\n}",
-		"unknown introspection":    "mcp_gateway {\n introspection {\n  tenant x\n }\n}",
-		"empty scopes_supported":   "mcp_gateway {\n scopes_supported\n}",
+		"unknown option":             "mcp_gateway {\n bogus 1\n}",
+		"argument on directive":      "mcp_gateway extra {\n}",
+		"resource without value":     "mcp_gateway {\n resource\n}",
+		"resource with two values":   "mcp_gateway {\n resource a b\n}",
+		"bad duration":               "mcp_gateway {\n cache_ttl soon\n}",
+		"bad cache size":             "mcp_gateway {\n cache_size -1\n}",
+		"bad forward_token":          "mcp_gateway {\n forward_token maybe\n}",
+		"introspection twice":        "mcp_gateway {\n introspection\n introspection\n}",
+		"unknown introspection":      "mcp_gateway {\n introspection {\n  tenant x\n }\n}",
+		"empty scopes_supported":     "mcp_gateway {\n scopes_supported\n}",
+		"rate without window":        "mcp_gateway {\n body_min_rate 1KiB\n}",
+		"rate with bad size":         "mcp_gateway {\n body_min_rate lots/5s\n}",
+		"rate of zero bytes":         "mcp_gateway {\n body_min_rate 0/5s\n}",
+		"rate with zero window":      "mcp_gateway {\n body_min_rate 1KiB/0s\n}",
+		"rate with two values":       "mcp_gateway {\n body_min_rate 1KiB/5s 2KiB/5s\n}",
+		"negative grace":             "mcp_gateway {\n body_grace -1s\n}",
+		"body_timeout without value": "mcp_gateway {\n body_timeout\n}",
 	} {
 		t.Run(name, func(t *testing.T) {
 			var g Gateway
@@ -101,6 +115,8 @@ func TestValidate(t *testing.T) {
 		"half introspection":    func(g *Gateway) { g.Introspection = &Introspection{ClientID: "x"} },
 		"origin with path":      func(g *Gateway) { g.AllowedOrigins = []string{"https://a.example/x"} },
 		"origin without scheme": func(g *Gateway) { g.AllowedOrigins = []string{"a.example"} },
+		"negative body grace":   func(g *Gateway) { g.BodyGrace = -1 },
+		"negative body timeout": func(g *Gateway) { g.BodyTimeout = -1 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := base()
@@ -109,6 +125,16 @@ func TestValidate(t *testing.T) {
 				t.Error("accepted")
 			}
 		})
+	}
+}
+
+func TestBodyMinRateOff(t *testing.T) {
+	var g Gateway
+	if err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_gateway {\n body_min_rate off\n}")); err != nil {
+		t.Fatal(err)
+	}
+	if g.BodyMinBytes != -1 {
+		t.Errorf("body_min_rate off: BodyMinBytes %d, want -1", g.BodyMinBytes)
 	}
 }
 

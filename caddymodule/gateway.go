@@ -121,6 +121,20 @@ type Gateway struct {
 	// it). Default 1 MiB.
 	MaxBodySize int64 `json:"max_body_size,omitempty"`
 
+	// BodyGrace is how long a client has for the first bytes of a POST
+	// body before the minimum rate applies. Default 10s.
+	BodyGrace caddy.Duration `json:"body_grace,omitempty"`
+
+	// BodyMinBytes must arrive in every BodyRateWindow once the grace has
+	// passed, or the client gets 408 and its connection is closed.
+	// Default 1 KiB in 5s; negative turns the minimum rate off.
+	BodyMinBytes   int64          `json:"body_min_bytes,omitempty"`
+	BodyRateWindow caddy.Duration `json:"body_rate_window,omitempty"`
+
+	// BodyTimeout caps the time to read a whole body (408 above it).
+	// Default 60s per MiB of max_body_size, so 60s by default.
+	BodyTimeout caddy.Duration `json:"body_timeout,omitempty"`
+
 	// AllowMethods extends the JSON-RPC methods that pass for any valid
 	// token. Every method not known to the gateway is refused otherwise.
 	AllowMethods []string `json:"allow_methods,omitempty"`
@@ -148,6 +162,8 @@ type Gateway struct {
 	sessions     *sessionbind.Store
 	sessionKey   string
 	disc         *discoveryState
+	body         bodyPace
+	slowLog      *onceLog
 }
 
 // ScopeRule requires scopes for the names a pattern matches. In a pattern
@@ -216,6 +232,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	}
 
 	g.metrics = registerMetrics(ctx.GetMetricsRegistry())
+	g.setupBody()
 	g.audits = g.logger.Named("audit")
 	if err := g.setupEnforcement(ctx); err != nil {
 		return err
@@ -315,6 +332,9 @@ func (g *Gateway) Validate() error {
 	}
 	if g.CacheSize < 0 || g.CacheTTL < 0 {
 		return errors.New("mcp_gateway: cache_size and cache_ttl must not be negative")
+	}
+	if err := g.validateBody(); err != nil {
+		return err
 	}
 	for _, o := range g.AllowedOrigins {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
