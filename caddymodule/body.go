@@ -37,6 +37,7 @@ func (g *Gateway) readMessage(w http.ResponseWriter, r *http.Request) (msg rpcme
 		}
 		return msg, false, writeJSONRPCError(w, http.StatusBadRequest, nil, rpcmessage.CodeParseError, "reading request body failed")
 	}
+	w.Header().Del("Connection") // set by closeUntilBodyRead
 	// The backend reads exactly the bytes that were judged, and nothing
 	// the client sent after them: request trailers (HTTP/1.1 chunked or
 	// HTTP/2) could carry Mcp-Method or X-Scopegate-* past every check.
@@ -93,4 +94,18 @@ func clientAddress(r *http.Request) string {
 		return host
 	}
 	return r.RemoteAddr
+}
+
+// closeUntilBodyRead marks an HTTP/1 response to close its connection
+// while the request's body is unread; readMessage lifts the mark once it
+// has read the body. Every answer the gateway gives before that (a
+// missing or invalid token, a foreign session, an unavailable provider)
+// is sent at once and the connection closed: otherwise net/http, behind Caddy's
+// body wrappers, first drains up to 256 KiB of a body the gateway never
+// wanted, waiting on a client that may never send it. HTTP/2 resets the
+// stream instead.
+func closeUntilBodyRead(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 && r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		w.Header().Set("Connection", "close")
+	}
 }

@@ -223,6 +223,10 @@ func TestBodyNotReadBeforeAuthentication(t *testing.T) {
 			if res.code != http.StatusUnauthorized || body.read != 0 {
 				t.Errorf("status %d after reading %d body bytes; want 401 having read none", res.code, body.read)
 			}
+			// Nor is the body drained by net/http after the answer.
+			if c := res.header.Get("Connection"); c != "close" {
+				t.Errorf("Connection %q, want close", c)
+			}
 		})
 	}
 }
@@ -243,8 +247,13 @@ func TestFormToken(t *testing.T) {
 		r.Header.Set("Content-Type", tc.ctype)
 		r.Header.Set("Accept", "application/json, text/event-stream")
 		r.Header.Set("Authorization", "Bearer good")
-		if res := serve(t, g, r); res.code != tc.code {
+		res := serve(t, g, r)
+		if res.code != tc.code {
 			t.Errorf("%s %q: status %d, want %d (%s)", tc.ctype, tc.body, res.code, tc.code, res.body)
+		}
+		// A body read whole leaves the connection open.
+		if c := res.header.Get("Connection"); c != "" {
+			t.Errorf("%s %q: Connection %q after the body was read", tc.ctype, tc.body, c)
 		}
 	}
 }

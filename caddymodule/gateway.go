@@ -383,6 +383,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	// 4. Authenticate: exactly one bearer token, in the header only.
+	closeUntilBodyRead(w, r) // an unread body is not drained for a refusal
 	token, status, why := bearerToken(r)
 	switch status {
 	case http.StatusBadRequest:
