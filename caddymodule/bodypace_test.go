@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -277,4 +278,90 @@ func TestTrailersDropped(t *testing.T) {
 	if res.reached.Trailer != nil || res.reached.Header.Get("Trailer") != "" {
 		t.Errorf("backend sees trailers %v, Trailer header %q", res.reached.Trailer, res.reached.Header.Get("Trailer"))
 	}
+}
+
+// FuzzPaceReader plays arbitrary arrival scripts and holds every cut to
+// the rule: a min_rate cut comes after the grace, when the last window
+// (less the 32nd by which arrivals are grouped) brought fewer than the
+// minimum; a timeout cut at the cap; a body read whole never broke the
+// exact rule.
+func FuzzPaceReader(f *testing.F) {
+	f.Add([]byte{0, 20})
+	f.Add([]byte{20, 1, 20, 1, 20, 1, 20, 1, 20, 1, 20, 1})
+	f.Add([]byte{1, 255, 1, 255, 1, 255, 1, 255, 60, 255, 1, 1})
+	f.Add([]byte{99, 64, 49, 64, 51, 64, 5, 64})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pace := bodyPace{grace: 10 * time.Second, window: 5 * time.Second, minBytes: 1 << 10, total: 60 * time.Second}
+		// Each pair: a pause in tenths of a second, then 16×n bytes.
+		var script []arrival
+		for i := 0; i+1 < len(data); i += 2 {
+			script = append(script, arrival{time.Duration(data[i]) * 100 * time.Millisecond, 16 * int(data[i+1])})
+		}
+		start := time.Unix(1e9, 0)
+		// The arrivals' times, for the oracle.
+		type at struct {
+			t time.Duration
+			n int
+		}
+		var arrivals []at
+		var now time.Duration
+		sent := 0
+		for _, a := range script {
+			now += a.after
+			arrivals = append(arrivals, at{now, a.n})
+			sent += a.n
+		}
+		inWindow := func(from, to time.Duration) int { // bytes in (from, to]
+			n := 0
+			for _, a := range arrivals {
+				if a.t > from && a.t <= to {
+					n += a.n
+				}
+			}
+			return n
+		}
+		src := &scriptedBody{now: start, script: slices.Clone(script)}
+		p := &paceReader{src: src, pace: pace, setDeadline: src.setDeadline, now: src.clock, start: start}
+		body, err := readAll(p, -1, 1<<30)
+		var slow *slowBodyError
+		switch {
+		case err == nil:
+			if len(body) != sent {
+				t.Fatalf("read %d of %d bytes", len(body), sent)
+			}
+			end := now
+			if end > pace.total {
+				t.Fatalf("complete at %s, past the cap", end)
+			}
+			// The exact rule: from the grace on, every window before
+			// the end holds the minimum. It can only break at the
+			// grace or when an arrival leaves the window.
+			checks := []time.Duration{pace.grace}
+			for _, a := range arrivals {
+				checks = append(checks, a.t+pace.window)
+			}
+			for _, c := range checks {
+				if c >= pace.grace && c < end && inWindow(c-pace.window, c) < int(pace.minBytes) {
+					t.Fatalf("passed a body whose window ending at %s held %d bytes", c, inWindow(c-pace.window, c))
+				}
+			}
+		case !errors.As(err, &slow):
+			t.Fatalf("error %v", err)
+		case slow.reason == slowTimeout:
+			if slow.after != pace.total {
+				t.Fatalf("timeout cut at %s", slow.after)
+			}
+		default:
+			c := slow.after
+			if c < pace.grace {
+				t.Fatalf("min_rate cut at %s, within the grace", c)
+			}
+			if n := inWindow(c-pace.window+pace.window/32, c); n >= int(pace.minBytes) {
+				t.Fatalf("min_rate cut at %s although %d bytes came in the last window", c, n)
+			}
+			if int64(len(body)) != slow.read || len(body) != inWindow(-1, c) {
+				t.Fatalf("read %d bytes, reported %d, %d arrived by the cut", len(body), slow.read, inWindow(-1, c))
+			}
+		}
+	})
 }
