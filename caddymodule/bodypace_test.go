@@ -22,7 +22,8 @@ type arrival struct {
 
 // scriptedBody plays arrivals on a fake clock, as a connection with read
 // deadlines would: a read blocks until the next arrival, or fails with
-// os.ErrDeadlineExceeded at the deadline if that comes first.
+// os.ErrDeadlineExceeded at the deadline if that comes first (or at the
+// same time).
 type scriptedBody struct {
 	now      time.Time
 	deadline time.Time
@@ -43,8 +44,12 @@ func (s *scriptedBody) Read(b []byte) (int, error) {
 		return 0, io.EOF
 	}
 	next := s.now.Add(s.script[0].after)
-	if !s.deadline.IsZero() && next.After(s.deadline) {
-		s.now = s.deadline
+	// As with a net.Conn, bytes arriving at the deadline's very instant
+	// come too late.
+	if !s.deadline.IsZero() && !next.Before(s.deadline) {
+		if s.now.Before(s.deadline) {
+			s.now = s.deadline
+		}
 		s.script[0].after = next.Sub(s.now)
 		return 0, fmt.Errorf("read tcp: %w", os.ErrDeadlineExceeded)
 	}
@@ -356,7 +361,7 @@ func FuzzPaceReader(f *testing.F) {
 			if c < pace.grace {
 				t.Fatalf("min_rate cut at %s, within the grace", c)
 			}
-			if n := inWindow(c-pace.window+pace.window/32, c); n >= int(pace.minBytes) {
+			if n := inWindow(c-pace.window+pace.window/32, c-1); n >= int(pace.minBytes) {
 				t.Fatalf("min_rate cut at %s although %d bytes came in the last window", c, n)
 			}
 			// Every byte that came before the cut was read; those coming
