@@ -1,8 +1,6 @@
 package caddymodule
 
 import (
-	"bytes"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -13,23 +11,18 @@ import (
 // unlike missing credentials it earns error="invalid_token".
 const errMalformed = "malformed token"
 
-// maxFormPeek bounds how much of a form body is read to look for a token
-// smuggled there.
-const maxFormPeek = 1 << 20
-
 // bearerToken extracts the access token from the only place MCP allows it:
 // one Authorization header with the Bearer scheme (case-insensitive, RFC
-// 9110 §11.1). A token in the query string or a form body is refused with
-// 400 and never used, as are duplicate Authorization headers. It returns
-// the token, or a status (400, or 401 when there are no bearer
-// credentials or a malformed token) with a message; msg is errMalformed
-// for a bearer header whose token is not even syntactically one.
+// 9110 §11.1). A token in the query string is refused with 400 and never
+// used, as are duplicate Authorization headers. It reads no body: a token
+// in a form body is refused once the header's token is verified (see
+// formCarriesToken). It returns the token, or a status (400, or 401 when
+// there are no bearer credentials or a malformed token) with a message;
+// msg is errMalformed for a bearer header whose token is not even
+// syntactically one.
 func bearerToken(r *http.Request) (token string, status int, msg string) {
 	if hasAccessTokenParam(r.URL.RawQuery) {
 		return "", http.StatusBadRequest, "access tokens are accepted only in the Authorization header, not in the query string"
-	}
-	if formCarriesToken(r) {
-		return "", http.StatusBadRequest, "access tokens are accepted only in the Authorization header, not in a form body"
 	}
 	values := r.Header.Values("Authorization")
 	switch len(values) {
@@ -99,19 +92,11 @@ func hasAccessTokenParam(rawQuery string) bool {
 }
 
 // formCarriesToken reports whether a form-encoded body holds
-// access_token (RFC 6750 §2.2). The body is restored for later readers.
-func formCarriesToken(r *http.Request) bool {
-	if r.Body == nil || r.Body == http.NoBody {
-		return false
-	}
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt != "application/x-www-form-urlencoded" {
-		return false
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxFormPeek))
-	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
-	if err != nil {
-		return false
-	}
-	return hasAccessTokenParam(string(body))
+// access_token (RFC 6750 §2.2), which the gateway never accepts. It looks
+// at a body already read, and so only after the header's token was
+// verified: the body of a client that has not authenticated is never
+// buffered to look for a token.
+func formCarriesToken(h http.Header, body []byte) bool {
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	return mt == "application/x-www-form-urlencoded" && hasAccessTokenParam(string(body))
 }

@@ -1,8 +1,10 @@
 package caddymodule
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -58,6 +60,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    unknown_prompt        deny|allow         # default: deny
 //	    allow_method          <method>...        # more methods that pass for any valid token
 //	    max_body_size         <size>             # default: 1MiB (413 above)
+//	    body_grace            <duration>         # default: 10s before body_min_rate applies
+//	    body_min_rate         <size>/<duration>|off  # default: 1KiB/5s (408 below it)
+//	    body_timeout          <duration>         # default: 60s per MiB of max_body_size (408 above)
 //	    session_capacity      <n>                # default: 100000
 //	    session_idle_timeout  <duration>         # default: 12h
 //	    max_sessions_per_subject <n>             # default: 100 (429 above)
@@ -227,6 +232,30 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_body_size: %q is not a size", v)
 			}
 			g.MaxBodySize = int64(n)
+		case "body_grace", "body_timeout":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return d.Errf("%s: %q is not a positive duration", opt, v)
+			}
+			if opt == "body_grace" {
+				g.BodyGrace = caddy.Duration(dur)
+			} else {
+				g.BodyTimeout = caddy.Duration(dur)
+			}
+		case "body_min_rate":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			n, window, err := parseRate(v)
+			if err != nil {
+				return d.Errf("body_min_rate: %v", err)
+			}
+			g.BodyMinBytes, g.BodyRateWindow = n, caddy.Duration(window)
 		case "session_capacity":
 			var v string
 			if !d.Args(&v) || d.NextArg() {
@@ -304,6 +333,26 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// parseRate reads "<size>/<duration>" (1KiB/5s), or "off" as -1 bytes.
+func parseRate(v string) (int64, time.Duration, error) {
+	if v == "off" {
+		return -1, 0, nil
+	}
+	size, per, ok := strings.Cut(v, "/")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q is not <size>/<duration> or off", v)
+	}
+	n, err := humanize.ParseBytes(size)
+	if err != nil || n == 0 || n > 1<<40 {
+		return 0, 0, fmt.Errorf("%q is not a size", size)
+	}
+	window, err := caddy.ParseDuration(per)
+	if err != nil || window <= 0 {
+		return 0, 0, fmt.Errorf("%q is not a positive duration", per)
+	}
+	return int64(n), window, nil
 }
 
 // Interface guards

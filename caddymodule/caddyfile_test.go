@@ -39,6 +39,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		fence_exempt /apps/public/ /index.php/apps/oidc/
 		max_sessions_per_subject 20
 		max_streams_per_subject 4
+		body_grace 5s
+		body_min_rate 2KiB/3s
+		body_timeout 30s
 	}`)
 	var g Gateway
 	if err := g.UnmarshalCaddyfile(d); err != nil {
@@ -63,6 +66,10 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		FenceExempt:           []string{"/apps/public/", "/index.php/apps/oidc/"},
 		MaxSessionsPerSubject: 20,
 		MaxStreamsPerSubject:  4,
+		BodyGrace:             caddy.Duration(5 * time.Second),
+		BodyMinBytes:          2048,
+		BodyRateWindow:        caddy.Duration(3 * time.Second),
+		BodyTimeout:           caddy.Duration(30 * time.Second),
 	}
 	off := false
 	want.ForwardToken = &off
@@ -75,26 +82,33 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 
 func TestUnmarshalCaddyfileErrors(t *testing.T) {
 	for name, input := range map[string]string{
-		"unknown option":            "mcp_gateway {\n bogus 1\n}",
-		"argument on directive":     "mcp_gateway extra {\n}",
-		"resource without value":    "mcp_gateway {\n resource\n}",
-		"resource with two values":  "mcp_gateway {\n resource a b\n}",
-		"bad duration":              "mcp_gateway {\n cache_ttl soon\n}",
-		"bad cache size":            "mcp_gateway {\n cache_size -1\n}",
-		"bad max_introspections":    "mcp_gateway {\n max_introspections 0\n}",
-		"max_introspections twice":  "mcp_gateway {\n max_introspections 1 2\n}",
-		"require_typ without type":  "mcp_gateway {\n require_typ\n}",
-		"require_typ two types":     "mcp_gateway {\n require_typ at+jwt JWT\n}",
-		"bad forward_token":         "mcp_gateway {\n forward_token maybe\n}",
-		"introspection twice":       "mcp_gateway {\n introspection\n introspection\n}",
-		"unknown introspection":     "mcp_gateway {\n introspection {\n  tenant x\n }\n}",
-		"empty scopes_supported":    "mcp_gateway {\n scopes_supported\n}",
-		"bad fence":                 "mcp_gateway {\n fence maybe\n}",
-		"fence without value":       "mcp_gateway {\n fence\n}",
-		"fence_exempt without path": "mcp_gateway {\n fence_exempt\n}",
-		"fence_exempt not a path":   "mcp_gateway {\n fence_exempt apps/\n}",
-		"zero stream limit":         "mcp_gateway {\n max_streams_per_subject 0\n}",
-		"bad session limit":         "mcp_gateway {\n max_sessions_per_subject many\n}",
+		"unknown option":             "mcp_gateway {\n bogus 1\n}",
+		"argument on directive":      "mcp_gateway extra {\n}",
+		"resource without value":     "mcp_gateway {\n resource\n}",
+		"resource with two values":   "mcp_gateway {\n resource a b\n}",
+		"bad duration":               "mcp_gateway {\n cache_ttl soon\n}",
+		"bad cache size":             "mcp_gateway {\n cache_size -1\n}",
+		"bad max_introspections":     "mcp_gateway {\n max_introspections 0\n}",
+		"max_introspections twice":   "mcp_gateway {\n max_introspections 1 2\n}",
+		"require_typ without type":   "mcp_gateway {\n require_typ\n}",
+		"require_typ two types":      "mcp_gateway {\n require_typ at+jwt JWT\n}",
+		"bad forward_token":          "mcp_gateway {\n forward_token maybe\n}",
+		"introspection twice":        "mcp_gateway {\n introspection\n introspection\n}",
+		"unknown introspection":      "mcp_gateway {\n introspection {\n  tenant x\n }\n}",
+		"empty scopes_supported":     "mcp_gateway {\n scopes_supported\n}",
+		"bad fence":                  "mcp_gateway {\n fence maybe\n}",
+		"fence without value":        "mcp_gateway {\n fence\n}",
+		"fence_exempt without path":  "mcp_gateway {\n fence_exempt\n}",
+		"fence_exempt not a path":    "mcp_gateway {\n fence_exempt apps/\n}",
+		"zero stream limit":          "mcp_gateway {\n max_streams_per_subject 0\n}",
+		"bad session limit":          "mcp_gateway {\n max_sessions_per_subject many\n}",
+		"rate without window":        "mcp_gateway {\n body_min_rate 1KiB\n}",
+		"rate with bad size":         "mcp_gateway {\n body_min_rate lots/5s\n}",
+		"rate of zero bytes":         "mcp_gateway {\n body_min_rate 0/5s\n}",
+		"rate with zero window":      "mcp_gateway {\n body_min_rate 1KiB/0s\n}",
+		"rate with two values":       "mcp_gateway {\n body_min_rate 1KiB/5s 2KiB/5s\n}",
+		"negative grace":             "mcp_gateway {\n body_grace -1s\n}",
+		"body_timeout without value": "mcp_gateway {\n body_timeout\n}",
 	} {
 		t.Run(name, func(t *testing.T) {
 			var g Gateway
@@ -124,6 +138,8 @@ func TestValidate(t *testing.T) {
 		"origin with path":           func(g *Gateway) { g.AllowedOrigins = []string{"https://a.example/x"} },
 		"origin without scheme":      func(g *Gateway) { g.AllowedOrigins = []string{"a.example"} },
 		"negative introspection cap": func(g *Gateway) { g.MaxIntrospections = -1 },
+		"negative body grace":        func(g *Gateway) { g.BodyGrace = -1 },
+		"negative body timeout":      func(g *Gateway) { g.BodyTimeout = -1 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := base()
@@ -132,6 +148,16 @@ func TestValidate(t *testing.T) {
 				t.Error("accepted")
 			}
 		})
+	}
+}
+
+func TestBodyMinRateOff(t *testing.T) {
+	var g Gateway
+	if err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser("mcp_gateway {\n body_min_rate off\n}")); err != nil {
+		t.Fatal(err)
+	}
+	if g.BodyMinBytes != -1 {
+		t.Errorf("body_min_rate off: BodyMinBytes %d, want -1", g.BodyMinBytes)
 	}
 }
 

@@ -136,6 +136,20 @@ type Gateway struct {
 	// it). Default 1 MiB.
 	MaxBodySize int64 `json:"max_body_size,omitempty"`
 
+	// BodyGrace is how long a client has for the first bytes of a POST
+	// body before the minimum rate applies. Default 10s.
+	BodyGrace caddy.Duration `json:"body_grace,omitempty"`
+
+	// BodyMinBytes must arrive in every BodyRateWindow once the grace has
+	// passed, or the client gets 408 and its connection is closed.
+	// Default 1 KiB in 5s; negative turns the minimum rate off.
+	BodyMinBytes   int64          `json:"body_min_bytes,omitempty"`
+	BodyRateWindow caddy.Duration `json:"body_rate_window,omitempty"`
+
+	// BodyTimeout caps the time to read a whole body (408 above it).
+	// Default 60s per MiB of max_body_size, so 60s by default.
+	BodyTimeout caddy.Duration `json:"body_timeout,omitempty"`
+
 	// AllowMethods extends the JSON-RPC methods that pass for any valid
 	// token. Every method not known to the gateway is refused otherwise.
 	AllowMethods []string `json:"allow_methods,omitempty"`
@@ -186,6 +200,8 @@ type Gateway struct {
 	fence        *fence
 	relist       *rediscovery
 	streams      *subjectCounter
+	body         bodyPace
+	slowLog      *onceLog
 }
 
 // ScopeRule requires scopes for the names a pattern matches. In a pattern
@@ -254,6 +270,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	}
 
 	g.metrics = registerMetrics(ctx.GetMetricsRegistry())
+	g.setupBody()
 	g.audits = g.logger.Named("audit")
 	if err := g.setupEnforcement(ctx); err != nil {
 		return err
@@ -360,6 +377,9 @@ func (g *Gateway) Validate() error {
 	if g.CacheSize < 0 || g.CacheTTL < 0 || g.MaxIntrospections < 0 {
 		return errors.New("mcp_gateway: cache_size, cache_ttl and max_introspections must not be negative")
 	}
+	if err := g.validateBody(); err != nil {
+		return err
+	}
 	for _, o := range g.AllowedOrigins {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			return fmt.Errorf("mcp_gateway: allowed_origins: %q is not an origin (scheme://host[:port])", o)
@@ -412,6 +432,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	// 4. Authenticate: exactly one bearer token, in the header only.
+	closeUntilBodyRead(w, r) // an unread body is not drained for a refusal
 	token, status, why := bearerToken(r)
 	switch status {
 	case http.StatusBadRequest:

@@ -26,6 +26,7 @@ type gatewayMetrics struct {
 	latency     *prometheus.HistogramVec
 	decisions   *prometheus.CounterVec
 	deciding    *prometheus.HistogramVec
+	slowBodies  *prometheus.CounterVec
 }
 
 var (
@@ -62,10 +63,16 @@ func registerMetrics(reg *prometheus.Registry) *gatewayMetrics {
 				Help:      "Time to read, classify and decide one MCP message, by method.",
 				Buckets:   []float64{.00001, .00005, .0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5},
 			}, []string{"method"}),
+			slowBodies: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: "caddy",
+				Subsystem: "mcp_gateway",
+				Name:      "slow_bodies_total",
+				Help:      "POST bodies cut off with 408 for arriving too slowly, by reason (min_rate or timeout).",
+			}, []string{"reason"}),
 		}
 	})
 	if reg != nil {
-		for _, c := range []prometheus.Collector{metricsVal.validations, metricsVal.latency, metricsVal.decisions, metricsVal.deciding} {
+		for _, c := range []prometheus.Collector{metricsVal.validations, metricsVal.latency, metricsVal.decisions, metricsVal.deciding, metricsVal.slowBodies} {
 			if err := reg.Register(c); err != nil {
 				var are prometheus.AlreadyRegisteredError
 				if !errors.As(err, &are) {
@@ -123,4 +130,12 @@ func (m *gatewayMetrics) decided(method, verdict string, d time.Duration) {
 	}
 	m.decisions.WithLabelValues(method, verdict).Inc()
 	m.deciding.WithLabelValues(method).Observe(d.Seconds())
+}
+
+// slowBody records one body cut off for its pace.
+func (m *gatewayMetrics) slowBody(reason string) {
+	if m == nil {
+		return
+	}
+	m.slowBodies.WithLabelValues(reason).Inc()
 }

@@ -2,6 +2,7 @@ package docs
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -9,12 +10,24 @@ import (
 )
 
 // TestOperationsDocumentsEveryMetric holds the metrics table of
-// docs/operations.md to caddymodule/metrics.go: the same metric names, each
-// with the same labels.
+// docs/operations.md to the metrics caddymodule registers (metrics.go and
+// the steps with a metric of their own, such as the fence): the same metric
+// names, each with the same labels.
 func TestOperationsDocumentsEveryMetric(t *testing.T) {
-	src, err := os.ReadFile("../../caddymodule/metrics.go")
+	files, err := filepath.Glob("../../caddymodule/*.go")
 	if err != nil {
 		t.Fatal(err)
+	}
+	var src []byte
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	doc, err := os.ReadFile("../../docs/operations.md")
 	if err != nil {

@@ -271,7 +271,9 @@ func TestInvalidTokens(t *testing.T) {
 }
 
 // TestTokenPlacement: tokens only in one Authorization header; the query
-// string and form bodies are refused with 400 and never used.
+// string and form bodies are refused with 400 and never used. A form body
+// is looked at only once the header authenticated the client (issue 9,
+// finding 5): without a header the answer is 401.
 func TestTokenPlacement(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
@@ -287,8 +289,9 @@ func TestTokenPlacement(t *testing.T) {
 	}{
 		{"query only", http.MethodGet, "/mcp?access_token=" + url.QueryEscape(tok), "", nil, http.StatusBadRequest},
 		{"query and header", http.MethodGet, "/mcp?access_token=" + url.QueryEscape(tok), "", bearer(tok), http.StatusBadRequest},
-		{"form body", http.MethodPost, "/mcp", "access_token=" + url.QueryEscape(tok), [][2]string{{"Content-Type", form}}, http.StatusBadRequest},
-		{"form body with charset", http.MethodPost, "/mcp", "a=1&access_token=" + url.QueryEscape(tok), [][2]string{{"Content-Type", form + "; charset=utf-8"}}, http.StatusBadRequest},
+		{"form body", http.MethodPost, "/mcp", "access_token=" + url.QueryEscape(tok), [][2]string{{"Content-Type", form}}, http.StatusUnauthorized},
+		{"form body with charset", http.MethodPost, "/mcp", "a=1&access_token=" + url.QueryEscape(tok), [][2]string{{"Content-Type", form + "; charset=utf-8"}}, http.StatusUnauthorized},
+		{"form body with charset and header", http.MethodPost, "/mcp", "a=1&access_token=" + url.QueryEscape(tok), append(bearer(tok), [2]string{"Content-Type", form + "; charset=utf-8"}), http.StatusBadRequest},
 		{"form body and header", http.MethodPost, "/mcp", "access_token=" + url.QueryEscape(tok), append(bearer(tok), [2]string{"Content-Type", form}), http.StatusBadRequest},
 		{"two Authorization headers", http.MethodPost, "/mcp", "{}", [][2]string{{"Authorization", "Bearer " + tok}, {"Authorization", "Bearer " + tok}}, http.StatusBadRequest},
 	}
@@ -308,7 +311,7 @@ func TestTokenPlacement(t *testing.T) {
 	}
 	t.Run("chunked form body", func(t *testing.T) {
 		// No Content-Length: the gateway must still look into the body.
-		req := newRequest(t, http.MethodPost, e.resource, "", [][2]string{{"Content-Type", form}})
+		req := newRequest(t, http.MethodPost, e.resource, "", append(bearer(tok), [2]string{"Content-Type", form}))
 		req.Body = io.NopCloser(strings.NewReader("access_token=" + url.QueryEscape(tok)))
 		req.ContentLength = -1
 		if r := do(t, req); r.status != http.StatusBadRequest {

@@ -58,9 +58,14 @@ func TestSampleCaddyfileAdapt(t *testing.T) {
 	}
 	// What the deployment relies on, stated once more so that a golden
 	// regenerated carelessly still cannot drop it.
-	for _, must := range []string{`"handler": "mcp_gateway"`, `"handler": "nextcloud_mcp"`, `"provider_checks_audience": true`, `"require_typ": "at+jwt"`, `"/.well-known/caldav"`, `Strict-Transport-Security`} {
+	for _, must := range []string{`"handler": "mcp_gateway"`, `"handler": "nextcloud_mcp"`, `"provider_checks_audience": true`, `"require_typ": "at+jwt"`, `"/.well-known/caldav"`, `Strict-Transport-Security`,
+		`"read_header_timeout"`, `"read_timeout"`, `"idle_timeout"`, `"body_min_bytes"`} {
 		if !strings.Contains(got.String(), must) {
 			t.Errorf("adapted sample lacks %s", must)
 		}
+	}
+	// A write timeout would cut the MCP event streams.
+	if strings.Contains(got.String(), `"write_timeout"`) {
+		t.Error("the sample sets a write timeout")
 	}
 }
