@@ -317,8 +317,12 @@ func backendSite(t *testing.T, stateless bool, provider *oidctest.Provider) (res
 		t.Skip("end-to-end test: skipped with -short")
 	}
 	_, nc := nextcloudfake.Start(t, nextcloudfake.Options{})
-	backend := fmt.Sprintf("nextcloud_mcp /mcp* {\n\t\tnextcloud %s\n\t\tcredentials basic %s %s\n\t\tapps notes\n%s\t}",
-		nc.URL, nextcloudfake.AdminUser, nextcloudfake.AdminPassword, map[bool]string{true: "\t\tstateless\n"}[stateless])
+	// Without a gateway in this process the module refuses every request
+	// unless told that one runs elsewhere: the suite then speaks to it as
+	// that front would let it.
+	alone := map[bool]string{true: "\t\texternal_gateway\n"}[provider == nil]
+	backend := fmt.Sprintf("nextcloud_mcp /mcp* {\n\t\tnextcloud %s\n\t\tcredentials basic %s %s\n\t\tapps notes\n%s%s\t}",
+		nc.URL, nextcloudfake.AdminUser, nextcloudfake.AdminPassword, map[bool]string{true: "\t\tstateless\n"}[stateless], alone)
 	for range 3 {
 		port, adminPort := freePort(t), freePort(t)
 		base := fmt.Sprintf("http://127.0.0.1:%d", port)
