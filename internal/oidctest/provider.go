@@ -294,8 +294,15 @@ func oauthMetadataOnly(next http.Handler) http.Handler {
 // rewriteIntrospection applies rewrite to 200 answers of the introspection
 // endpoint.
 func rewriteIntrospection(next http.Handler, rewrite func(map[string]any)) http.Handler {
+	return rewriteJSONAnswer(next, "/oauth/introspect", rewrite)
+}
+
+// rewriteJSONAnswer applies rewrite to the JSON object of every 200 answer
+// at path; other answers, and bodies that are no JSON object, pass as they
+// were.
+func rewriteJSONAnswer(next http.Handler, path string, rewrite func(map[string]any)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/oauth/introspect" {
+		if r.URL.Path != path {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -307,6 +314,11 @@ func rewriteIntrospection(next http.Handler, rewrite func(map[string]any)) http.
 			return
 		}
 		rewrite(resp)
+		for k, v := range rec.Header() {
+			if k != "Content-Length" {
+				w.Header()[k] = v
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(resp)
 	})

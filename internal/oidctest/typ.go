@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 )
 
@@ -21,29 +20,12 @@ const DefaultAccessTokenTyp = "at+JWT"
 // provider that follows RFC 9068 writes at+jwt, and the gateway's
 // require_typ option is tested against that.
 func (p *Provider) retypeAccessTokens(next http.Handler, typ string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/oauth/token" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		var resp map[string]any
-		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &resp) != nil {
-			copyResponse(w, rec)
-			return
-		}
+	return rewriteJSONAnswer(next, "/oauth/token", func(resp map[string]any) {
 		if tok, ok := resp["access_token"].(string); ok {
 			if retyped, ok := p.retype(tok, typ); ok {
 				resp["access_token"] = retyped
 			}
 		}
-		for k, v := range rec.Header() {
-			if k != "Content-Length" {
-				w.Header()[k] = v
-			}
-		}
-		_ = json.NewEncoder(w).Encode(resp)
 	})
 }
 
