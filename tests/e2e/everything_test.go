@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -15,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/scopegate/scopegate/internal/caddyproc"
 )
 
 // The reference MCP server, @modelcontextprotocol/server-everything, as a
@@ -42,57 +37,13 @@ func everythingSetup(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("end-to-end test: skipped with -short")
 	}
-	everythingOnce.Do(func() { everythingDir, everythingErr = everythingInstall(t) })
+	everythingOnce.Do(func() {
+		everythingDir, everythingErr = npmPeer{folder: "everything", pkg: "@modelcontextprotocol/server-everything", version: everythingVersion, what: "the server-everything tests"}.install(t)
+	})
 	if everythingErr != nil {
 		t.Fatal(everythingErr)
 	}
 	return everythingDir
-}
-
-func everythingInstalled(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, "node_modules", "@modelcontextprotocol", "server-everything", "package.json"))
-	if err != nil {
-		return ""
-	}
-	var p struct {
-		Version string `json:"version"`
-	}
-	if json.Unmarshal(b, &p) != nil {
-		return ""
-	}
-	return p.Version
-}
-
-func everythingInstall(t *testing.T) (string, error) {
-	root, err := caddyproc.ModuleRoot()
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(root, "tests", "everything")
-	if _, err := exec.LookPath("node"); err != nil {
-		return "", fmt.Errorf("the server-everything tests need Node.js 20 or later on PATH: %w", err)
-	}
-	if v := everythingInstalled(dir); v == everythingVersion && tsclientInstallFresh(dir) {
-		return dir, nil
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		return "", fmt.Errorf("the server-everything tests need npm on PATH: %w", err)
-	}
-	args := []string{"ci", "--no-audit", "--no-fund", "--loglevel=error"}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "npm_config_update_notifier=false")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("npm ci in %s: %w\n%s", dir, err, out)
-	}
-	if v := everythingInstalled(dir); v != everythingVersion {
-		return "", fmt.Errorf("after npm ci, node_modules holds server-everything %q, want %s", v, everythingVersion)
-	}
-	t.Logf("everything: installed server-everything %s", everythingVersion)
-	return dir, nil
 }
 
 // startEverything runs server-everything on a free loopback port until the

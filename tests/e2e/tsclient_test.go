@@ -4,19 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/scopegate/scopegate/internal/caddyproc"
 	"github.com/scopegate/scopegate/internal/mcptestserver"
 	"github.com/scopegate/scopegate/internal/oidctest"
 )
@@ -53,86 +50,13 @@ func tsclientSetup(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("end-to-end test: skipped with -short")
 	}
-	tsclientOnce.Do(func() { tsclientDir, tsclientErr = tsclientInstall(t) })
+	tsclientOnce.Do(func() {
+		tsclientDir, tsclientErr = npmPeer{folder: "tsclient", pkg: "@modelcontextprotocol/sdk", version: tsclientSDKVersion, what: "the TypeScript SDK tests"}.install(t)
+	})
 	if tsclientErr != nil {
 		t.Fatal(tsclientErr)
 	}
 	return tsclientDir
-}
-
-func tsclientInstall(t *testing.T) (string, error) {
-	root, err := caddyproc.ModuleRoot()
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(root, "tests", "tsclient")
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return "", fmt.Errorf("the TypeScript SDK tests need Node.js 20 or later on PATH: %w", err)
-	}
-	out, err := exec.Command(node, "--version").Output()
-	if err != nil {
-		return "", fmt.Errorf("node --version: %w", err)
-	}
-	t.Logf("tsclient: %s %s", node, bytes.TrimSpace(out))
-	if v := tsclientInstalledSDK(dir); v == tsclientSDKVersion && tsclientInstallFresh(dir) {
-		t.Logf("tsclient: node_modules already holds @modelcontextprotocol/sdk %s; no install", v)
-		return dir, nil
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		return "", fmt.Errorf("the TypeScript SDK tests need npm on PATH: %w", err)
-	}
-	args := []string{"ci"}
-	if _, err := os.Stat(filepath.Join(dir, "package-lock.json")); errors.Is(err, os.ErrNotExist) {
-		args = []string{"install"}
-	}
-	args = append(args, "--no-audit", "--no-fund", "--loglevel=error")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "npm_config_update_notifier=false")
-	start := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("npm %s in %s: %w\n%s", strings.Join(args, " "), dir, err, out)
-	}
-	t.Logf("tsclient: npm %s took %s", args[0], time.Since(start).Round(time.Millisecond))
-	if v := tsclientInstalledSDK(dir); v != tsclientSDKVersion {
-		return "", fmt.Errorf("after npm %s, node_modules holds @modelcontextprotocol/sdk %q, want %s", args[0], v, tsclientSDKVersion)
-	}
-	return dir, nil
-}
-
-// tsclientInstallFresh reports whether npm's record of the installed tree,
-// node_modules/.package-lock.json, is at least as new as package.json and
-// package-lock.json, so a changed lock reinstalls.
-func tsclientInstallFresh(dir string) bool {
-	installed, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json"))
-	if err != nil {
-		return false
-	}
-	for _, f := range []string{"package.json", "package-lock.json"} {
-		if fi, err := os.Stat(filepath.Join(dir, f)); err == nil && fi.ModTime().After(installed.ModTime()) {
-			return false
-		}
-	}
-	return true
-}
-
-// tsclientInstalledSDK is the SDK version in dir's node_modules, or "".
-func tsclientInstalledSDK(dir string) string {
-	b, err := os.ReadFile(filepath.Join(dir, "node_modules", "@modelcontextprotocol", "sdk", "package.json"))
-	if err != nil {
-		return ""
-	}
-	var p struct {
-		Version string `json:"version"`
-	}
-	if json.Unmarshal(b, &p) != nil {
-		return ""
-	}
-	return p.Version
 }
 
 // tsRun is one run of the script.
