@@ -37,8 +37,9 @@ import (
 // sends the user to its login URL (URL-mode elicitation where the client
 // supports it, else a tool error with the link). A background poller
 // collects the password, checks at /ocs/v2.php/cloud/user that it belongs
-// to the subject's Nextcloud account (the OAuth subject is the Nextcloud
-// user id with Nextcloud's oidc app), and stores it AES-GCM encrypted in
+// to the token's Nextcloud account (the gateway's user_claim when set,
+// else the OAuth subject, which is the Nextcloud user id with Nextcloud's
+// oidc app), and stores it AES-GCM encrypted in
 // Caddy storage under the subject's hash, so every replica shares it.
 // When Nextcloud answers 401 for it (revoked in the user's security
 // settings), it is deleted and the user is told to reconnect.

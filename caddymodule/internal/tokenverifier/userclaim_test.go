@@ -94,3 +94,22 @@ func TestUserClaim(t *testing.T) {
 		t.Errorf("userinfo without the claim: err = %v", err)
 	}
 }
+
+// FuzzUserClaim: whatever the provider's document, the claim is either a
+// non-empty string taken from it or an InvalidTokenError, never a panic
+// and never an empty user accepted.
+func FuzzUserClaim(f *testing.F) {
+	for _, s := range []string{`{"u":"alice"}`, `{"u":""}`, `{"u":null}`, `{"u":1}`, `{"u":["a"]}`, `{}`, `[]`, `"u"`, `{"u":"a","u":"b"}`, `{"u":"\u0000"}`, ``} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		got, err := userClaim("u", []byte(doc))
+		var inv *InvalidTokenError
+		switch {
+		case err != nil && !errors.As(err, &inv):
+			t.Fatalf("error of another kind: %v", err)
+		case err == nil && got == "":
+			t.Fatal("empty user accepted")
+		}
+	})
+}
