@@ -46,6 +46,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    cache_size            <n>                # default: 100000
 //	    max_introspections    <n>                # default: 8 provider calls for opaque tokens at once
 //	    require_typ           <typ>|off          # e.g. at+jwt (RFC 9068); default: off
+//	    user_claim            <claim>            # user name for the upstream (X-Scopegate-User); default: none
 //	    scopes_supported      <scope>...
 //	    base_scopes           <scope>...         # default: openid profile email
 //	    challenge_scopes      <scope>...
@@ -79,7 +80,7 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
 		switch opt {
-		case "resource", "issuer", "jwks_uri", "userinfo":
+		case "resource", "issuer", "jwks_uri", "userinfo", "user_claim":
 			var v string
 			if !d.Args(&v) || d.NextArg() {
 				return d.ArgErr()
@@ -93,6 +94,8 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				g.JWKSURI = v
 			case "userinfo":
 				g.Userinfo = v
+			case "user_claim":
+				g.UserClaim = v
 			}
 		case "authorization_servers", "audience", "scopes_supported", "base_scopes", "challenge_scopes", "allowed_origins":
 			vals := d.RemainingArgs()

@@ -31,6 +31,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		cache_size 500
 		max_introspections 4
 		require_typ at+jwt
+		user_claim preferred_username
 		scopes_supported openid notes:read
 		challenge_scopes notes:read
 		allowed_origins https://app.example
@@ -59,6 +60,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		CacheSize:             500,
 		MaxIntrospections:     4,
 		RequireTyp:            "at+jwt",
+		UserClaim:             "preferred_username",
 		ScopesSupported:       []string{"openid", "notes:read"},
 		ChallengeScopes:       []string{"notes:read"},
 		AllowedOrigins:        []string{"https://app.example"},
@@ -92,6 +94,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"max_introspections twice":   "mcp_gateway {\n max_introspections 1 2\n}",
 		"require_typ without type":   "mcp_gateway {\n require_typ\n}",
 		"require_typ two types":      "mcp_gateway {\n require_typ at+jwt JWT\n}",
+		"user_claim without claim":   "mcp_gateway {\n user_claim\n}",
+		"user_claim two claims":      "mcp_gateway {\n user_claim a b\n}",
 		"bad forward_token":          "mcp_gateway {\n forward_token maybe\n}",
 		"introspection twice":        "mcp_gateway {\n introspection\n introspection\n}",
 		"unknown introspection":      "mcp_gateway {\n introspection {\n  tenant x\n }\n}",

@@ -87,6 +87,14 @@ type Gateway struct {
 	// as several providers put "JWT" there.
 	RequireTyp string `json:"require_typ,omitempty"`
 
+	// UserClaim names the token claim (JWT payload, introspection or
+	// userinfo answer) holding the user name the upstream knows the
+	// holder by, for providers whose sub is not that name. When set, a
+	// token without it as a non-empty string is refused, and its value
+	// goes upstream as X-Scopegate-User and request variable
+	// scopegate_user. Default: none.
+	UserClaim string `json:"user_claim,omitempty"`
+
 	// ScopesSupported overrides scopes_supported in the metadata
 	// document. Default: the base scopes plus every scope of the catalog.
 	ScopesSupported []string `json:"scopes_supported,omitempty"`
@@ -295,6 +303,7 @@ func (g *Gateway) setupTokens(ctx caddy.Context, repl *caddy.Replacer) error {
 
 		MaxConcurrentIntrospections: g.MaxIntrospections,
 		RequireTyp:                  g.RequireTyp,
+		UserClaim:                   g.UserClaim,
 	}
 	switch strings.ToLower(g.Userinfo) {
 	case "", "off":

@@ -223,6 +223,37 @@ func TestServeHTTPIdentityForUpstream(t *testing.T) {
 	}
 }
 
+// TestServeHTTPUserForUpstream holds user_claim's contract with the
+// upstream: the verified claim goes on as X-Scopegate-User and request
+// variable scopegate_user, and a client-sent X-Scopegate-User never
+// survives, with or without a claim.
+func TestServeHTTPUserForUpstream(t *testing.T) {
+	g := testGateway(t)
+	g.verifier = stubVerifier{
+		"good":      tokenverifier.Identity{Subject: "alice", Scopes: []string{"notes:read"}, Kind: "jwt"},
+		"with-user": tokenverifier.Identity{Subject: "sub-123", User: "alice", Scopes: []string{"notes:read"}, Kind: "jwt"},
+	}
+	for token, want := range map[string]string{"with-user": "alice", "good": ""} {
+		t.Run(token, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
+			r.Header.Set("Authorization", "Bearer "+token)
+			r.Header.Set("X-Scopegate-User", "mallory")
+			r = r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{}))
+			res := serve(t, g, r)
+			if res.reached == nil {
+				t.Fatalf("not passed on: %d %s", res.code, res.body)
+			}
+			if got := res.reached.Header.Values(headerUser); want == "" && len(got) != 0 || want != "" && (len(got) != 1 || got[0] != want) {
+				t.Errorf("%s = %q, want %q", headerUser, got, want)
+			}
+			got, _ := caddyhttp.GetVar(res.reached.Context(), "scopegate_user").(string)
+			if got != want {
+				t.Errorf("scopegate_user = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
 func TestServeHTTPMetadata(t *testing.T) {
 	g := testGateway(t)
 	for _, path := range []string{"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"} {

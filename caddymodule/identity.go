@@ -17,6 +17,10 @@ const (
 	headerSubject        = "X-Scopegate-Subject"
 	headerClientID       = "X-Scopegate-Client-Id"
 	headerScopes         = "X-Scopegate-Scopes"
+	// headerUser and varUser carry the configured user claim (string
+	// contract: mcpbackend.GatewayUserVar); absent without user_claim.
+	headerUser = "X-Scopegate-User"
+	varUser    = "scopegate_user"
 	// varSubject is the request variable that tells an in-process
 	// nextcloud_mcp a gateway authenticated the request (a string
 	// contract: mcpbackend.GatewaySubjectVar).
@@ -41,6 +45,10 @@ func (g *Gateway) setIdentity(r *http.Request, id tokenverifier.Identity) {
 		r.Header.Del("Authorization")
 	}
 	caddyhttp.SetVar(r.Context(), varSubject, id.Subject)
+	if id.User != "" {
+		r.Header.Set(headerUser, id.User)
+		caddyhttp.SetVar(r.Context(), varUser, id.User)
+	}
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		repl.Set("http.auth.user.id", id.Subject)
 		repl.Set("http.auth.user.client_id", id.ClientID)

@@ -37,8 +37,9 @@ import (
 // sends the user to its login URL (URL-mode elicitation where the client
 // supports it, else a tool error with the link). A background poller
 // collects the password, checks at /ocs/v2.php/cloud/user that it belongs
-// to the subject's Nextcloud account (the OAuth subject is the Nextcloud
-// user id with Nextcloud's oidc app), and stores it AES-GCM encrypted in
+// to the token's Nextcloud account (the gateway's user_claim when set,
+// else the OAuth subject, which is the Nextcloud user id with Nextcloud's
+// oidc app), and stores it AES-GCM encrypted in
 // Caddy storage under the subject's hash, so every replica shares it.
 // When Nextcloud answers 401 for it (revoked in the user's security
 // settings), it is deleted and the user is told to reconnect.
@@ -93,7 +94,9 @@ type pendingFlow struct {
 	login   string
 	poll    string // the secret poll token: never shown, never logged
 	expires time.Time
-	done    chan struct{}
+	// user is the Nextcloud user id the approval must come from.
+	user string
+	done chan struct{}
 	// failure, once done, says why the flow did not connect.
 	failure string
 	// elicited is the session that was sent the URL elicitation (under
@@ -299,6 +302,22 @@ func subjectFrom(ctx context.Context) string {
 	return s
 }
 
+type userKey struct{}
+
+func withUser(ctx context.Context, u string) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+// expectedUser is the Nextcloud user id the caller's connection must
+// belong to: the gateway's user_claim when it set one, else the subject
+// (with Nextcloud's oidc app, sub is the user id).
+func expectedUser(ctx context.Context, subject string) string {
+	if u, _ := ctx.Value(userKey{}).(string); u != "" {
+		return u
+	}
+	return subject
+}
+
 // middleware gives every tool call the caller's app password, or starts
 // the connection.
 func (c *Connector) middleware(exempt map[string]bool) server.ToolHandlerMiddleware {
@@ -322,6 +341,13 @@ func (c *Connector) middleware(exempt map[string]bool) server.ToolHandlerMiddlew
 					return res, nil
 				}
 				return c.run(ctx, next, req, subject, sp)
+			}
+			if want := expectedUser(ctx, subject); sp.UserID != want {
+				// The token now names another user than the one the
+				// connection was approved by (user_claim configured or
+				// changed since): never act as the stored account.
+				return mcp.NewToolResultError(fmt.Sprintf("%s failed: your stored Nextcloud connection belongs to the account %q, but your token names %q. "+
+					"Call nc_disconnect, then call %s again to connect the right account.", req.Params.Name, sp.UserID, want, req.Params.Name)), nil
 			}
 			return c.run(ctx, next, req, subject, sp)
 		}
@@ -423,7 +449,8 @@ func (c *Connector) flow(ctx context.Context, subject string) (*pendingFlow, err
 	}
 	id := make([]byte, 16)
 	_, _ = rand.Read(id)
-	f = &pendingFlow{id: hex.EncodeToString(id), login: c.publicLoginURL(ctx, lf.Login), poll: lf.PollToken, expires: time.Now().Add(LoginFlowLifetime - time.Minute), done: make(chan struct{})}
+	f = &pendingFlow{id: hex.EncodeToString(id), login: c.publicLoginURL(ctx, lf.Login), poll: lf.PollToken, expires: time.Now().Add(LoginFlowLifetime - time.Minute),
+		user: expectedUser(ctx, subject), done: make(chan struct{})}
 	c.mu.Lock()
 	if cur := c.flows[subject]; cur != nil && cur != f && time.Now().Before(cur.expires) {
 		select {
@@ -482,25 +509,28 @@ func (c *Connector) poll(subject string, f *pendingFlow) {
 func (c *Connector) complete(ctx context.Context, subject string, f *pendingFlow, pw *nextcloud.AppPassword) {
 	cred := nextcloud.WithCredentials(ctx, pw.Credentials())
 	id, err := c.cfg.Client.UserID(cred)
+	var failure string
 	switch {
 	case err != nil:
-		f.failure = "Nextcloud did not confirm the new app password: " + err.Error()
-	case id != subject:
+		failure = "Nextcloud did not confirm the new app password: " + err.Error()
+	case id != f.user:
 		// Someone else approved this subject's link (or the subject holds
 		// another Nextcloud account): never bind it.
-		f.failure = fmt.Sprintf("the connection was approved by the Nextcloud account %q, which is not yours; it was discarded", id)
+		failure = fmt.Sprintf("the connection was approved by the Nextcloud account %q, which is not yours; it was discarded", id)
 		c.log.Warn("login flow approved by another Nextcloud user; app password revoked and discarded",
 			"subject_hash", subjectHash(subject)[:12], "nextcloud_user", id)
 	}
-	if f.failure != "" {
+	if failure != "" {
 		if err := c.cfg.Client.RevokeAppPassword(cred); err != nil {
 			c.log.Warn("revoking an app password that was not bound", "error", err)
 		}
+		// Reported (under mu, read by pending) only once revoked.
+		c.setFailure(f, failure)
 		return
 	}
 	sp := &storedPassword{LoginName: pw.LoginName, Password: pw.Password, UserID: id, Since: time.Now().UTC().Truncate(time.Second)}
 	if err := c.save(ctx, subject, sp); err != nil {
-		f.failure = "storing the connection failed"
+		c.setFailure(f, "storing the connection failed")
 		c.log.Error("storing an app password", "error", err)
 		return
 	}
@@ -513,6 +543,13 @@ func (c *Connector) complete(ctx context.Context, subject string, f *pendingFlow
 		// gone meanwhile is no error.
 		_ = s.SendElicitationComplete(ctx, session, f.id)
 	}
+}
+
+// setFailure records why f did not connect.
+func (c *Connector) setFailure(f *pendingFlow, failure string) {
+	c.mu.Lock()
+	f.failure = failure
+	c.mu.Unlock()
 }
 
 // pending returns the subject's flow in progress, or a failure to report.

@@ -44,6 +44,7 @@ func appPasswordServer(t *testing.T, ncURL string, st certmagic.Storage) string 
 		Connector:   conn,
 		Families:    map[string]mcpbackend.Family{"notes": notes.Tools},
 		Subject:     func(r *http.Request) string { return r.Header.Get(mcpbackend.HeaderSubject) },
+		User:        func(r *http.Request) string { return r.Header.Get(mcpbackend.HeaderUser) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -56,11 +57,15 @@ func appPasswordServer(t *testing.T, ncURL string, st certmagic.Storage) string 
 
 func connectAs(t *testing.T, url, subject string, caps mcp.ClientCapabilities, opts ...client.ClientOption) *client.Client {
 	t.Helper()
-	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(map[string]string{
-		mcpbackend.HeaderSubject: subject,
-		// What a client sends; it must never reach Nextcloud.
-		"Authorization": "Bearer " + nextcloudfake.AccessToken,
-	}))
+	return connectWith(t, url, map[string]string{mcpbackend.HeaderSubject: subject}, caps, opts...)
+}
+
+// connectWith is connectAs with the gateway's headers given in full.
+func connectWith(t *testing.T, url string, headers map[string]string, caps mcp.ClientCapabilities, opts ...client.ClientOption) *client.Client {
+	t.Helper()
+	// What a client sends; it must never reach Nextcloud.
+	headers["Authorization"] = "Bearer " + nextcloudfake.AccessToken
+	tr, err := transport.NewStreamableHTTP(url, transport.WithHTTPHeaders(headers))
 	if err != nil {
 		t.Fatal(err)
 	}

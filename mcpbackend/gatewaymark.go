@@ -31,6 +31,25 @@ func (h *Handler) gatewaySubject(r *http.Request) (string, bool) {
 	return v, ok
 }
 
+// GatewayUserVar and HeaderUser carry mcp_gateway's user_claim: the
+// Nextcloud user id the token names when the provider's subject is not it
+// (string contracts like GatewaySubjectVar). Absent without user_claim.
+const (
+	GatewayUserVar = "scopegate_user"
+	HeaderUser     = "X-Scopegate-User"
+)
+
+// gatewayUser returns the user mcp_gateway's user_claim named for r, or
+// "" when the gateway set none; the header counts only with
+// external_gateway, as for the subject.
+func (h *Handler) gatewayUser(r *http.Request) string {
+	if h.ExternalGateway {
+		return r.Header.Get(HeaderUser)
+	}
+	v, _ := caddyhttp.GetVar(r.Context(), GatewayUserVar).(string)
+	return v
+}
+
 // notFromGateway is the answer to a request that no mcp_gateway of this
 // Caddy process handled: nothing checked its token or its scopes, so the
 // backend must not act on it.

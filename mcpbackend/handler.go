@@ -131,6 +131,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			sub, _ := h.gatewaySubject(r)
 			return sub
 		},
+		User:   h.gatewayUser,
 		Logger: slog.New(quietInfo{zapslog.NewHandler(h.logger.Core(), zapslog.WithName("mcp"))}),
 	})
 	if err != nil {

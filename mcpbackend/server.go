@@ -76,6 +76,10 @@ type Config struct {
 	// a notifications/cancelled only reaches the same subject's requests.
 	// Nil means one scope for all (a single-user server).
 	Subject func(*http.Request) string
+	// User names the Nextcloud user the gateway's user_claim says the
+	// caller is, "" when the gateway has no user_claim. app_password
+	// mode binds a connection to it instead of the subject.
+	User    func(*http.Request) string
 	Logger  *slog.Logger
 	Version string
 	// Connector, when set, is app_password mode: each user's own app
@@ -229,6 +233,9 @@ func New(cfg Config) (*Server, error) {
 		server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			if cfg.Subject != nil {
 				ctx = withSubject(ctx, cfg.Subject(r))
+			}
+			if cfg.User != nil {
+				ctx = withUser(ctx, cfg.User(r))
 			}
 			if cfg.Connector != nil {
 				ctx = withPublicOrigin(ctx, r)

@@ -19,8 +19,9 @@ import (
 )
 
 // appPasswordSite starts the built binary with mcp_gateway in front of an
-// in-process nextcloud_mcp in credentials app_password mode, on storage.
-func appPasswordSite(t *testing.T, provider *oidctest.Provider, ncURL, storage string) (base string) {
+// in-process nextcloud_mcp in credentials app_password mode, on storage;
+// gatewayOptions are more mcp_gateway lines.
+func appPasswordSite(t *testing.T, provider *oidctest.Provider, ncURL, storage string, gatewayOptions ...string) (base string) {
 	t.Helper()
 	for range 3 {
 		port, adminPort, httpsPort := freePort(t), freePort(t), freePort(t)
@@ -39,6 +40,7 @@ http://127.0.0.1:%[1]d {
 		resource http://127.0.0.1:%[1]d/mcp
 		issuer %[5]s
 		scopes_supported openid notes:read
+		%[7]s
 	}
 	handle /mcp* {
 		nextcloud_mcp {
@@ -49,7 +51,7 @@ http://127.0.0.1:%[1]d {
 	}
 	respond /other "ok" 200
 }
-`, port, adminPort, httpsPort, storage, provider.Issuer(), ncURL)
+`, port, adminPort, httpsPort, storage, provider.Issuer(), ncURL, strings.Join(gatewayOptions, "\n\t\t"))
 		_, err := startCaddy(t, caddyfile, nil, fmt.Sprintf("127.0.0.1:%d", adminPort), base+"/other")
 		if err == nil {
 			return base

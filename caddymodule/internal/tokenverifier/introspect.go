@@ -115,7 +115,14 @@ func (in *introspector) parse(body []byte) (Identity, error) {
 	if !ir.Active {
 		return Identity{}, invalid("token is not active")
 	}
-	return in.identity(ir)
+	id, err := in.identity(ir)
+	if err != nil {
+		return Identity{}, err
+	}
+	if id.User, err = userClaim(in.cfg.UserClaim, body); err != nil {
+		return Identity{}, err
+	}
+	return id, nil
 }
 
 // accessTokenTypes are the token_type values that name an access token

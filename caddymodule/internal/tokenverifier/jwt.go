@@ -301,7 +301,14 @@ func (ks *keySource) verifyWith(token string, alg jwa.SignatureAlgorithm, key jw
 	if err := jwt.Validate(tok, ks.validateOpts...); err != nil {
 		return Identity{}, jwtReason(err)
 	}
-	return identityFromJWT(tok)
+	id, err := identityFromJWT(tok)
+	if err != nil {
+		return Identity{}, err
+	}
+	if id.User, err = userClaim(ks.cfg.UserClaim, payload); err != nil {
+		return Identity{}, err
+	}
+	return id, nil
 }
 
 // sameMediaType compares two JWS typ values as media types: case

@@ -49,14 +49,22 @@ func (u *userinfoClient) lookup(ctx context.Context, token string) (Identity, er
 	case resp.StatusCode != http.StatusOK:
 		return Identity{}, fmt.Errorf("userinfo: %w: HTTP %d", ErrUnavailable, resp.StatusCode)
 	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return Identity{}, fmt.Errorf("userinfo: %w: %w", ErrUnavailable, err)
+	}
 	var claims struct {
 		Sub string `json:"sub"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&claims); err != nil {
+	if err := json.Unmarshal(body, &claims); err != nil {
 		return Identity{}, fmt.Errorf("userinfo: %w: decoding response: %w", ErrUnavailable, err)
 	}
 	if claims.Sub == "" {
 		return Identity{}, invalid("userinfo names no subject")
 	}
-	return Identity{Kind: KindUserinfo, Subject: claims.Sub}, nil
+	user, err := userClaim(u.cfg.UserClaim, body)
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{Kind: KindUserinfo, Subject: claims.Sub, User: user}, nil
 }

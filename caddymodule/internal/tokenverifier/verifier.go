@@ -60,6 +60,9 @@ type Identity struct {
 	Subject  string
 	ClientID string
 	Scopes   []string
+	// User is the value of Config.UserClaim, empty when no claim is
+	// configured; a token without it is never valid.
+	User string
 	// Expiry is the token's exp; zero if the token did not say (only
 	// possible for introspection or userinfo answers).
 	Expiry time.Time
@@ -112,6 +115,12 @@ type Config struct {
 	// the number of cached rejections, so rejections never evict
 	// identities. Default 100000.
 	CacheSize int
+	// UserClaim, when set, names the claim (of a JWT's payload, an
+	// introspection answer or a userinfo answer) that holds the user name
+	// the backend knows the holder by, e.g. preferred_username. A token
+	// whose answer lacks it, or holds anything but a non-empty string
+	// there, is invalid: the gateway fails closed.
+	UserClaim string
 	// Leeway is the clock skew tolerated for exp, nbf and iat. Default 30s.
 	Leeway time.Duration
 	// JWKSRefetchInterval is the least time between two JWKS fetches caused
