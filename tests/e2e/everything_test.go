@@ -23,27 +23,9 @@ import (
 // everythingVersion is the version tests/everything/package.json pins.
 const everythingVersion = "2026.8.31"
 
-var (
-	everythingOnce sync.Once
-	everythingDir  string
-	everythingErr  error
-)
-
-// everythingSetup returns the directory of the installed server, running
-// `npm ci` once per test binary unless node_modules already holds the
-// pinned version. A missing node or npm fails the test; only -short skips.
+// everythingSetup returns the directory of the installed server.
 func everythingSetup(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped with -short")
-	}
-	everythingOnce.Do(func() {
-		everythingDir, everythingErr = npmPeer{folder: "everything", pkg: "@modelcontextprotocol/server-everything", version: everythingVersion, what: "the server-everything tests"}.install(t)
-	})
-	if everythingErr != nil {
-		t.Fatal(everythingErr)
-	}
-	return everythingDir
+	return npmPeer{folder: "everything", pkg: "@modelcontextprotocol/server-everything", version: everythingVersion, what: "the server-everything tests"}.setup(t)
 }
 
 // startEverything runs server-everything on a free loopback port until the

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,31 @@ type npmPeer struct {
 	pkg     string // the package whose version is pinned
 	version string // the version package.json pins
 	what    string // for messages: "the TypeScript SDK tests"
+}
+
+// npmInstalls holds one install per peer folder for the test binary.
+var npmInstalls sync.Map // folder -> *npmInstall
+
+type npmInstall struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// setup returns the peer's directory, installing it once per test binary
+// (see install). A missing node or npm fails the test; only -short skips.
+func (p npmPeer) setup(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: skipped with -short")
+	}
+	v, _ := npmInstalls.LoadOrStore(p.folder, &npmInstall{})
+	in := v.(*npmInstall)
+	in.once.Do(func() { in.dir, in.err = p.install(t) })
+	if in.err != nil {
+		t.Fatal(in.err)
+	}
+	return in.dir
 }
 
 // install returns the peer's directory after making sure node_modules

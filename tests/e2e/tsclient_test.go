@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,28 +34,10 @@ const tsclientSDKVersion = "1.32.2"
 // to.
 const tsclientStepHeader = "X-Tsclient-Step"
 
-var (
-	tsclientOnce sync.Once
-	tsclientDir  string
-	tsclientErr  error
-)
-
-// tsclientSetup returns the script's directory after making sure its
-// dependencies are installed: `npm ci` once per test binary unless
-// node_modules already holds the pinned SDK. A missing node or npm fails the
-// test; only -short skips it.
+// tsclientSetup returns the script's directory with its dependencies
+// installed.
 func tsclientSetup(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test: skipped with -short")
-	}
-	tsclientOnce.Do(func() {
-		tsclientDir, tsclientErr = npmPeer{folder: "tsclient", pkg: "@modelcontextprotocol/sdk", version: tsclientSDKVersion, what: "the TypeScript SDK tests"}.install(t)
-	})
-	if tsclientErr != nil {
-		t.Fatal(tsclientErr)
-	}
-	return tsclientDir
+	return npmPeer{folder: "tsclient", pkg: "@modelcontextprotocol/sdk", version: tsclientSDKVersion, what: "the TypeScript SDK tests"}.setup(t)
 }
 
 // tsRun is one run of the script.
