@@ -322,15 +322,28 @@ func TestListenStreamsThroughCaddyWriter(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("subscriptions/listen: %d %q %s, want an SSE stream", resp.StatusCode, ct, b)
 	}
+	// This backend establishes no subscription type (it advertises no
+	// listChanged), so mcp-go acknowledges and answers at once. It queues
+	// the acknowledgement for another goroutine while it writes the
+	// result, and in about one run in six the stream ends first and the
+	// acknowledgement is lost (mcp-go v1.2.1). What the flushing writer
+	// decides is that the answer is a stream at all (before the fix: one
+	// JSON reply); when the acknowledgement arrives it must come first,
+	// tagged with the subscription id, and the result must be tagged too.
 	sc := bufio.NewScanner(resp.Body)
-	var first string
+	var msgs []string
 	for sc.Scan() {
 		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-			first = data
-			break
+			msgs = append(msgs, data)
 		}
 	}
-	if !strings.Contains(first, `"notifications/subscriptions/acknowledged"`) || !strings.Contains(first, `"io.modelcontextprotocol/subscriptionId":"sub-7"`) {
-		t.Errorf("first stream message %s, want the acknowledgement tagged with the subscription id", first)
+	const tag = `"io.modelcontextprotocol/subscriptionId":"sub-7"`
+	if len(msgs) == 0 || !strings.Contains(msgs[len(msgs)-1], `"result"`) || !strings.Contains(msgs[len(msgs)-1], tag) {
+		t.Fatalf("stream %v, want it to end with the result tagged with the subscription id", msgs)
+	}
+	for i, m := range msgs[:len(msgs)-1] {
+		if i != 0 || !strings.Contains(m, `"notifications/subscriptions/acknowledged"`) || !strings.Contains(m, tag) {
+			t.Errorf("stream message %d %s, want only the acknowledgement tagged with the subscription id before the result", i, m)
+		}
 	}
 }
