@@ -138,10 +138,12 @@ func conformanceRun(t *testing.T, url, scenario string) map[string]check {
 	return checks
 }
 
-// rerunFailing runs each scenario holding a check that bad reports once
-// more, alone, and takes its new checks: the suite waits under a second
-// for some stream frames, which a loaded machine can miss. A defect fails
-// twice.
+// rerunFailing runs each scenario holding a check that bad reports again,
+// alone, up to three times, and takes its new checks: the suite waits under
+// a second for some stream frames, which a loaded machine can miss, and
+// mcp-go v1.2.1 loses the acknowledgement of a subscriptions/listen that
+// establishes nothing about one time in six (the backend advertises no
+// listChanged). A defect fails every time.
 func rerunFailing(t *testing.T, url string, checks map[string]check, bad func(key string, c check) bool) map[string]check {
 	t.Helper()
 	again := map[string]bool{}
@@ -151,14 +153,21 @@ func rerunFailing(t *testing.T, url string, checks map[string]check, bad func(ke
 		}
 	}
 	for sc := range again {
-		t.Logf("scenario %s against %s failed once; running it again alone", sc, url)
-		for k, c := range checks {
-			if c.Scenario == sc {
-				delete(checks, k)
+		for attempt := 1; attempt <= 3; attempt++ {
+			t.Logf("scenario %s against %s failed; running it again alone (%d of 3)", sc, url, attempt)
+			for k, c := range checks {
+				if c.Scenario == sc {
+					delete(checks, k)
+				}
 			}
-		}
-		for k, c := range conformanceRun(t, url, sc) {
-			checks[k] = c
+			failed := false
+			for k, c := range conformanceRun(t, url, sc) {
+				checks[k] = c
+				failed = failed || bad(k, c)
+			}
+			if !failed {
+				break
+			}
 		}
 	}
 	return checks
