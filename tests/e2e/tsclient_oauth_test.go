@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -74,25 +73,8 @@ func tsOAuthFlow(t *testing.T, dir string, refresh bool) {
 		"--read", readTool, "--read-args", string(readJSON), "--write", writeTool, "--write-args", string(writeJSON))
 	cmd.Dir = dir
 	cmd.Env = os.Environ()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node oauth_flow.mjs: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
-	t.Logf("node oauth_flow.mjs: %s", time.Since(start).Round(time.Millisecond))
-	if stderr.Len() > 0 {
-		t.Logf("stderr:\n%s", stderr.String())
-	}
 	var sum tsOAuthSummary
-	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
-		t.Fatalf("decode summary: %v\n%s", err, stdout.String())
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("summary:\n%s", stdout.String())
-		}
-	})
+	runTSScript(t, cmd, &sum)
 	if sum.SDKVersion != tsclientSDKVersion {
 		t.Errorf("script ran SDK %q, want %s", sum.SDKVersion, tsclientSDKVersion)
 	}

@@ -126,6 +126,34 @@ func (s *tsSummary) exchanges(step, url string) []tsExchange {
 	return out
 }
 
+// runTSScript runs one of the TypeScript peer's scripts, which prints a JSON
+// summary on stdout, and decodes that summary into out. A script that
+// fails, or prints no summary, fails the test; the summary is logged when
+// the test fails later.
+func runTSScript(t *testing.T, cmd *exec.Cmd, out any) {
+	t.Helper()
+	script := strings.Join(cmd.Args[1:2], "")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("node %s: %s", script, time.Since(start).Round(time.Millisecond))
+	if stderr.Len() > 0 {
+		t.Logf("%s stderr:\n%s", script, stderr.String())
+	}
+	if err != nil {
+		t.Fatalf("node %s: %v\nstdout:\n%s", script, err, stdout.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		t.Fatalf("decode %s summary: %v\n%s", script, err, stdout.String())
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s summary:\n%s", script, stdout.String())
+		}
+	})
+}
+
 // runTSClient runs the script against e and decodes its summary.
 func runTSClient(t *testing.T, dir string, e *env, r tsRun) *tsSummary {
 	t.Helper()
@@ -147,26 +175,8 @@ func runTSClient(t *testing.T, dir string, e *env, r tsRun) *tsSummary {
 		"SCOPEGATE_SCOPE="+r.scope,
 		"SCOPEGATE_ISSUER="+r.issuer,
 	)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	t.Logf("node client.mjs --auth %s: %s", r.auth, time.Since(start).Round(time.Millisecond))
-	if stderr.Len() > 0 {
-		t.Logf("tsclient stderr:\n%s", stderr.String())
-	}
-	if err != nil {
-		t.Fatalf("node client.mjs: %v\nstdout:\n%s", err, stdout.String())
-	}
 	var s tsSummary
-	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
-		t.Fatalf("decode summary: %v\n%s", err, stdout.String())
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("tsclient summary:\n%s", stdout.String())
-		}
-	})
+	runTSScript(t, cmd, &s)
 	if s.SDKVersion != tsclientSDKVersion {
 		t.Errorf("script ran SDK %q, want %s", s.SDKVersion, tsclientSDKVersion)
 	}
