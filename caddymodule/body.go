@@ -99,7 +99,8 @@ func clientAddress(r *http.Request) string {
 // closeUntilBodyRead marks an HTTP/1 response to close its connection
 // while the request's body is unread; readMessage lifts the mark once it
 // has read the body. Every answer the gateway gives before that (a
-// missing or invalid token, a foreign session, an unavailable provider)
+// foreign origin, a missing or invalid token, a foreign session, an
+// unavailable provider)
 // is sent at once and the connection closed: otherwise net/http, behind Caddy's
 // body wrappers, first drains up to 256 KiB of a body the gateway never
 // wanted, waiting on a client that may never send it. HTTP/2 resets the

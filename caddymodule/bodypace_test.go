@@ -212,10 +212,14 @@ func (c *countingBody) Close() error { return nil }
 // its Content-Type (issue 9, finding 5).
 func TestBodyNotReadBeforeAuthentication(t *testing.T) {
 	g := testGateway(t)
-	for _, tc := range []struct{ name, auth, ctype, body string }{
-		{"form without credentials", "", "application/x-www-form-urlencoded", "access_token=abc&" + strings.Repeat("a=b&", 1<<16)},
-		{"form with an invalid token", "Bearer stale", "application/x-www-form-urlencoded", "a=b"},
-		{"json without credentials", "", "application/json", `{"jsonrpc":"2.0","id":1,"method":"ping"}`},
+	for _, tc := range []struct {
+		name, auth, origin, ctype, body string
+		code                            int
+	}{
+		{"form without credentials", "", "", "application/x-www-form-urlencoded", "access_token=abc&" + strings.Repeat("a=b&", 1<<16), http.StatusUnauthorized},
+		{"form with an invalid token", "Bearer stale", "", "application/x-www-form-urlencoded", "a=b", http.StatusUnauthorized},
+		{"json without credentials", "", "", "application/json", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, http.StatusUnauthorized},
+		{"json from a foreign origin", "Bearer good", "https://evil.example", "application/json", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, http.StatusForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			body := &countingBody{r: strings.NewReader(tc.body)}
@@ -225,9 +229,12 @@ func TestBodyNotReadBeforeAuthentication(t *testing.T) {
 			if tc.auth != "" {
 				r.Header.Set("Authorization", tc.auth)
 			}
+			if tc.origin != "" {
+				r.Header.Set("Origin", tc.origin)
+			}
 			res := serve(t, g, r)
-			if res.code != http.StatusUnauthorized || body.read != 0 {
-				t.Errorf("status %d after reading %d body bytes; want 401 having read none", res.code, body.read)
+			if res.code != tc.code || body.read != 0 {
+				t.Errorf("status %d after reading %d body bytes; want %d having read none", res.code, body.read, tc.code)
 			}
 			// Nor is the body drained by net/http after the answer.
 			if c := res.header.Get("Connection"); c != "close" {

@@ -431,7 +431,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	// 3. Browser origins other than our own are refused (DNS rebinding);
-	// allowed ones may read the answers, and their preflights pass.
+	// allowed ones may read the answers, and their preflights pass. From
+	// here on, an answer given before the body is read closes the
+	// connection rather than draining the body.
+	closeUntilBodyRead(w, r)
 	if !g.originAllowed(r) {
 		return g.writeError(w, http.StatusForbidden, "origin not allowed")
 	}
@@ -441,7 +444,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	// 4. Authenticate: exactly one bearer token, in the header only.
-	closeUntilBodyRead(w, r) // an unread body is not drained for a refusal
 	token, status, why := bearerToken(r)
 	switch status {
 	case http.StatusBadRequest:
