@@ -17,9 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
-	"unicode/utf8"
 )
 
 // Kind tells what role a message plays in JSON-RPC. It is informational: the
@@ -174,14 +171,15 @@ var (
 // Parse classifies body as one JSON-RPC message. It accepts only a single
 // JSON object with "jsonrpc":"2.0" that is either a request (method and a
 // string or number id), a notification (method, no id) or a response (id and
-// exactly one of result or error). Everything else is an *Error.
+// exactly one of result or error). Everything else is an *Error. The
+// Message shares no memory with body.
 func Parse(body []byte) (Message, error) {
 	var m Message
-	first := bytes.TrimLeft(body, " \t\r\n")
-	if len(first) == 0 {
+	p := parser{b: body}
+	if p.atEnd() {
 		return m, refuse(CodeParseError, ErrInvalidJSON, "empty body")
 	}
-	switch first[0] {
+	switch p.b[p.i] {
 	case '{':
 	case '[':
 		// Arrays are refused before anything else: batches were removed from
@@ -194,134 +192,79 @@ func Parse(body []byte) (Message, error) {
 		}
 		return m, refuse(CodeInvalidRequest, ErrNotObject, "")
 	}
-
-	p := parser{dec: json.NewDecoder(bytes.NewReader(body))}
 	if err := p.message(&m); err != nil {
 		return Message{}, err
 	}
 	// encoding/json.Unmarshal refuses trailing data too, but a streaming
 	// reader might not: accept only whitespace after the object.
-	if _, err := p.dec.Token(); err != io.EOF {
-		if err != nil {
-			return Message{}, refuse(CodeParseError, ErrInvalidJSON, "after object: %v", err)
-		}
-		return Message{}, refuse(CodeParseError, ErrTrailingData, "")
+	if err := p.trailing(); err != nil {
+		return Message{}, err
 	}
 	return m, nil
 }
 
-type parser struct {
-	dec *json.Decoder
+// methods and versions are the values Parse returns without allocating a
+// string for them; any other value is copied from the body.
+var (
+	methods  = internTable("initialize", "ping", "tools/call", "tools/list", "resources/read", "resources/list", "resources/templates/list", "resources/subscribe", "resources/unsubscribe", "prompts/get", "prompts/list", "completion/complete", "logging/setLevel", "tasks/get", "tasks/result", "tasks/cancel", "tasks/list", "subscriptions/listen", "notifications/initialized", "notifications/cancelled", "notifications/progress", "notifications/roots/list_changed")
+	versions = internTable("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28")
+	// jsonrpcVersion makes checking the version free of allocations.
+	jsonrpcVersion = internTable("2.0")
+)
+
+func internTable(values ...string) map[string]string {
+	t := make(map[string]string, len(values))
+	for _, v := range values {
+		t[v] = v
+	}
+	return t
 }
 
-// syntax turns a decoder error into a parse error. Type problems found by
-// the parser itself are invalid requests instead.
-func syntax(err error) *Error {
-	return refuse(CodeParseError, ErrInvalidJSON, "%v", err)
-}
-
-// key reads the next object key. It refuses a key that differs from one of
-// members only by case, and a member seen before at this level (tracked in
-// the bitmask seen). Other keys may repeat: nothing is decided on them, and
-// tracking every key would cost quadratic time on a body of many keys.
-func (p *parser) key(seen *uint32, members []string, where string) (string, error) {
-	tok, err := p.dec.Token()
-	if err != nil {
-		return "", syntax(err)
-	}
-	k, ok := tok.(string)
-	if !ok {
-		return "", syntax(fmt.Errorf("expected object key, got %T", tok))
-	}
-	// An ASCII key can fold only onto a member of its own length; others
-	// ("paramſ") are compared in full.
-	ascii := true
-	for i := 0; i < len(k) && ascii; i++ {
-		ascii = k[i] < utf8.RuneSelf
-	}
-	for i, member := range members {
-		if ascii && len(k) != len(member) {
-			continue
-		}
-		if k == member {
-			if *seen&(1<<i) != 0 {
-				return "", refuse(CodeInvalidRequest, ErrDuplicateKey, "%s%q", where, k)
-			}
-			*seen |= 1 << i
-			return k, nil
-		}
-		// strings.EqualFold uses the same Unicode simple folding as
-		// encoding/json's field matching ("paramſ" ≡ "params").
-		if strings.EqualFold(k, member) {
-			return "", refuse(CodeInvalidRequest, ErrCaseVariantKey, "%s%q", where, k)
+// interned decodes a string, returning the table's copy when it has one.
+func interned(table map[string]string, content []byte, plain bool) string {
+	if plain {
+		if v, ok := table[string(content)]; ok {
+			return v
 		}
 	}
-	return k, nil
-}
-
-// skip consumes one value of any shape, validating it.
-func (p *parser) skip() error {
-	var raw json.RawMessage
-	if err := p.dec.Decode(&raw); err != nil {
-		return syntax(err)
-	}
-	return nil
-}
-
-// optString reads a value that must be a string or null.
-func (p *parser) optString(name string) (string, error) {
-	tok, err := p.dec.Token()
-	if err != nil {
-		return "", syntax(err)
-	}
-	switch v := tok.(type) {
-	case string:
-		return v, nil
-	case nil:
-		// encoding/json leaves a string field untouched for null.
-		return "", nil
-	}
-	return "", refuse(CodeInvalidRequest, ErrShape, "%s is not a string", name)
+	return decode(content, plain)
 }
 
 func (p *parser) message(m *Message) error {
-	if _, err := p.dec.Token(); err != nil { // the '{' checked by Parse
-		return syntax(err)
+	p.i++ // the '{' Parse has seen
+	if err := p.push(); err != nil {
+		return err
 	}
-	var (
-		seen                 uint32
-		hasVersion, hasID    bool
-		hasMethod, hasParams bool
-	)
-	for p.dec.More() {
-		k, err := p.key(&seen, topMembers, "")
-		if err != nil {
-			return err
-		}
+	var hasVersion, hasID, hasMethod, hasParams bool
+	err := p.object(topMembers, "", func(k string) error {
 		switch k {
 		case "jsonrpc":
-			tok, err := p.dec.Token()
-			if err != nil {
-				return syntax(err)
-			}
-			if v, ok := tok.(string); !ok || v != "2.0" {
+			content, plain, ok, null, err := p.stringValue()
+			switch {
+			case err != nil:
+				return err
+			case !ok && !null:
+				return p.wrongType(refuse(CodeInvalidRequest, ErrVersion, ""))
+			case !ok || interned(jsonrpcVersion, content, plain) != "2.0":
 				return refuse(CodeInvalidRequest, ErrVersion, "")
 			}
 			hasVersion = true
 		case "method":
-			tok, err := p.dec.Token()
-			if err != nil {
-				return syntax(err)
+			content, plain, ok, null, err := p.stringValue()
+			const what = "method is not a non-empty string"
+			switch {
+			case err != nil:
+				return err
+			case !ok && !null:
+				return p.notA(what)
+			case !ok || len(content) == 0:
+				return refuse(CodeInvalidRequest, ErrShape, what)
 			}
-			v, ok := tok.(string)
-			if !ok || v == "" {
-				return refuse(CodeInvalidRequest, ErrShape, "method is not a non-empty string")
-			}
-			m.Method, hasMethod = v, true
+			m.Method, hasMethod = interned(methods, content, plain), true
 		case "id":
-			var raw json.RawMessage
-			if err := p.dec.Decode(&raw); err != nil {
-				return syntax(err)
+			raw, err := p.rawValue()
+			if err != nil {
+				return err
 			}
 			// MCP: "the ID MUST NOT be null", and must be a string or an
 			// integer. mcp-go treats a null id as a notification; refusing it
@@ -329,30 +272,21 @@ func (p *parser) message(m *Message) error {
 			if c := raw[0]; c != '"' && c != '-' && (c < '0' || c > '9') {
 				return refuse(CodeInvalidRequest, ErrShape, "id is not a string or number")
 			}
-			m.ID, hasID = raw, true
+			m.ID, hasID = bytes.Clone(raw), true
 		case "params":
 			hasParams = true
-			if err := p.params(m); err != nil {
-				return err
-			}
+			return p.params(m)
 		case "result":
-			if err := p.skip(); err != nil {
-				return err
-			}
 			m.HasResult = true
+			return p.skip()
 		case "error":
-			if err := p.skip(); err != nil {
-				return err
-			}
 			m.HasError = true
-		default:
-			if err := p.skip(); err != nil {
-				return err
-			}
+			return p.skip()
 		}
-	}
-	if _, err := p.dec.Token(); err != nil { // '}'
-		return syntax(err)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 
 	if !hasVersion {
@@ -378,93 +312,47 @@ func (p *parser) message(m *Message) error {
 }
 
 func (p *parser) params(m *Message) error {
-	tok, err := p.dec.Token()
-	if err != nil {
-		return syntax(err)
+	// mcp-go decodes params into structs; an array or scalar fails there.
+	if ok, err := p.open("params"); err != nil || !ok {
+		return err
 	}
-	switch tok {
-	case nil:
-		return nil
-	case json.Delim('{'):
-	default:
-		// mcp-go decodes params into structs; an array or scalar fails there.
-		return refuse(CodeInvalidRequest, ErrShape, "params is not an object")
-	}
-	var seen uint32
-	for p.dec.More() {
-		k, err := p.key(&seen, paramsMembers, "params.")
-		if err != nil {
-			return err
-		}
+	return p.object(paramsMembers, "params.", func(k string) error {
+		var err error
 		switch k {
 		case "name":
-			if m.Name, err = p.optString("params.name"); err != nil {
-				return err
-			}
+			m.Name, err = p.optString("params.name")
 		case "uri":
-			if m.URI, err = p.optString("params.uri"); err != nil {
-				return err
-			}
+			m.URI, err = p.optString("params.uri")
 		case "cursor":
-			if m.Cursor, err = p.optString("params.cursor"); err != nil {
-				return err
-			}
+			m.Cursor, err = p.optString("params.cursor")
 		case "_meta":
-			if err := p.meta(m); err != nil {
-				return err
-			}
+			err = p.meta(m)
 		case "taskId":
-			if m.TaskID, err = p.optString("params.taskId"); err != nil {
-				return err
-			}
+			m.TaskID, err = p.optString("params.taskId")
 		case "task", "ref", "notifications":
-			if err := p.extension(m, k); err != nil {
-				return err
-			}
-		default:
-			if err := p.skip(); err != nil {
-				return err
-			}
+			err = p.extension(m, k)
 		}
-	}
-	if _, err := p.dec.Token(); err != nil { // '}'
-		return syntax(err)
-	}
-	return nil
+		return err
+	})
 }
 
+// meta reads params._meta. Its keys are matched exactly by mcp-go (a
+// map): only an exact duplicate of the protocol version is ambiguous.
 func (p *parser) meta(m *Message) error {
-	tok, err := p.dec.Token()
-	if err != nil {
-		return syntax(err)
+	if ok, err := p.open("params._meta"); err != nil || !ok {
+		return err
 	}
-	switch tok {
-	case nil:
+	return p.object(metaMembers, "params._meta.", func(string) error {
+		content, plain, ok, null, err := p.stringValue()
+		switch {
+		case err != nil:
+			return err
+		case null:
+		case !ok:
+			return p.notA("protocol version is not a string")
+		default:
+			m.ProtocolVersion = interned(versions, content, plain)
+		}
 		return nil
-	case json.Delim('{'):
-	default:
-		return refuse(CodeInvalidRequest, ErrShape, "params._meta is not an object")
-	}
-	var seen uint32
-	for p.dec.More() {
-		// _meta keys are matched exactly by mcp-go (a map): only an exact
-		// duplicate of the protocol version is ambiguous here.
-		k, err := p.key(&seen, metaMembers, "params._meta.")
-		if err != nil {
-			return err
-		}
-		if k == MetaProtocolVersion {
-			if m.ProtocolVersion, err = p.optString("protocol version"); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := p.skip(); err != nil {
-			return err
-		}
-	}
-	if _, err := p.dec.Token(); err != nil { // '}'
-		return syntax(err)
-	}
-	return nil
+	})
 }
