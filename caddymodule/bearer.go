@@ -97,6 +97,34 @@ func hasAccessTokenParam(rawQuery string) bool {
 // verified: the body of a client that has not authenticated is never
 // buffered to look for a token.
 func formCarriesToken(h http.Header, body []byte) bool {
-	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	ct := h.Get("Content-Type")
+	// In an ASCII header the media type is a plain token, so a header
+	// that does not contain it cannot parse to it; parsing (which
+	// allocates) is left for the headers that might. Not so beyond ASCII:
+	// mime lower-cases with Unicode rules, and "İ" lowers to "i".
+	if isASCII(ct) && !containsFold(ct, "application/x-www-form-urlencoded") {
+		return false
+	}
+	mt, _, _ := mime.ParseMediaType(ct)
 	return mt == "application/x-www-form-urlencoded" && hasAccessTokenParam(string(body))
+}
+
+// containsFold reports whether s contains the ASCII string sub, ignoring
+// ASCII case, without allocating.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

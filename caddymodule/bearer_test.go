@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -81,4 +82,43 @@ func FuzzParseAuthorization(f *testing.F) {
 			t.Fatalf("rejection of %q returned token %q status %d msg %q", h, token, status, msg)
 		}
 	})
+}
+
+// TestFormCarriesTokenContentTypes: the shortcut that skips parsing the
+// Content-Type decides as mime.ParseMediaType would, including for
+// headers that only Unicode lower-casing turns into the form type.
+func TestFormCarriesTokenContentTypes(t *testing.T) {
+	body := []byte("access_token=abc")
+	for ctype, want := range map[string]bool{
+		"application/x-www-form-urlencoded":                  true,
+		"APPLICATION/X-WWW-FORM-URLENCODED; charset=utf-8":   true,
+		"  application/x-www-form-urlencoded ;q=1":           true,
+		"appl\u0130cation/x-www-form-urlencoded":             true, // "İ" lowers to "i"
+		"application/json":                                   false,
+		"":                                                   false,
+		"application/x-www-form-urlencodedx":                 false,
+		"text/plain; note=application/x-www-form-urlencoded": false,
+	} {
+		h := http.Header{}
+		if ctype != "" {
+			h.Set("Content-Type", ctype)
+		}
+		mt, _, _ := mime.ParseMediaType(ctype)
+		if reference := mt == "application/x-www-form-urlencoded"; reference != want {
+			t.Fatalf("%q: the table says %v, mime says %v", ctype, want, reference)
+		}
+		if got := formCarriesToken(h, body); got != want {
+			t.Errorf("formCarriesToken(%q) = %v, want %v", ctype, got, want)
+		}
+	}
+}
+
+// TestIdentityHeaderNamesCanonical: setIdentity writes its headers into
+// the map directly, which only works under the canonical names.
+func TestIdentityHeaderNamesCanonical(t *testing.T) {
+	for _, name := range []string{headerSubject, headerClientID, headerScopes} {
+		if c := http.CanonicalHeaderKey(name); c != name {
+			t.Errorf("%q is not canonical (%q)", name, c)
+		}
+	}
 }

@@ -35,8 +35,9 @@ func isPreflight(r *http.Request) bool {
 // gateway's CORS headers for r: the allowed origin of r may read it, and
 // nothing the upstream said about CORS survives.
 func ownCORS(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
-	cw := &corsWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, own: http.Header{}}
+	cw := &corsWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
 	if origin := r.Header.Get("Origin"); origin != "" {
+		cw.own = http.Header{}
 		cw.own.Set("Access-Control-Allow-Origin", origin)
 		cw.own.Set("Access-Control-Expose-Headers", corsExposeHeaders)
 		cw.varyOrigin = true
@@ -48,6 +49,9 @@ func ownCORS(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
 func preflight(w http.ResponseWriter, r *http.Request) error {
 	h := w.Header()
 	if cw, ok := w.(*corsWriter); ok {
+		if cw.own == nil {
+			cw.own = http.Header{}
+		}
 		h = cw.own
 	}
 	h.Set("Access-Control-Allow-Methods", corsAllowMethods)
@@ -61,7 +65,9 @@ func preflight(w http.ResponseWriter, r *http.Request) error {
 // the header is written, however it is written (WriteHeader, Write,
 // ReadFrom, a flush).
 type corsWriter struct {
-	*caddyhttp.ResponseWriterWrapper
+	// Embedded by value: one allocation per request instead of two.
+	caddyhttp.ResponseWriterWrapper
+	// own are the CORS headers to send; nil for a request without Origin.
 	own        http.Header
 	varyOrigin bool
 	wrote      bool

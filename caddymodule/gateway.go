@@ -571,7 +571,7 @@ func (g *Gateway) passOther(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 func (g *Gateway) watch(w http.ResponseWriter) http.ResponseWriter {
-	return &listChangedWatcher{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, onChange: g.relist.trigger}
+	return &listChangedWatcher{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, onChange: g.relist.onChange}
 }
 
 // authenticate verifies the token and records the outcome.
@@ -579,10 +579,14 @@ func (g *Gateway) authenticate(r *http.Request, token string) (tokenverifier.Ide
 	start := time.Now()
 	id, cached, err := g.verifier.VerifyCached(r.Context(), token)
 	kind := tokenverifier.Shape(token)
+	if err == nil {
+		g.metrics.observe(kind, resultValid, source(cached), time.Since(start))
+		return id, nil
+	}
+	// Declared here, not above: errors.As makes it escape, and the
+	// common case should not pay an allocation for it.
 	var inv *tokenverifier.InvalidTokenError
 	switch {
-	case err == nil:
-		g.metrics.observe(kind, resultValid, source(cached), time.Since(start))
 	case errors.As(err, &inv):
 		g.metrics.observe(kind, resultInvalid, source(cached), time.Since(start))
 		if c := g.logger.Check(zapcore.DebugLevel, "token rejected"); c != nil {
@@ -627,7 +631,12 @@ func (g *Gateway) isMetadataPath(p string) bool {
 // normalizePath cleans p ("." and ".." segments, duplicate slashes) and
 // lower-cases it.
 func normalizePath(p string) string {
-	return strings.ToLower(path.Clean("/" + p))
+	// Clean("/"+p) is Clean(p) for a p that starts with a slash; sparing
+	// the concatenation leaves a clean lower-case path unallocated.
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return strings.ToLower(path.Clean(p))
 }
 
 func replaceAll(repl *caddy.Replacer, vals []string) {

@@ -19,9 +19,9 @@ const listChanged = "notifications/tools/list_changed"
 // error message) or as another member's value does not. Whatever still
 // slips through costs one rate-limited tools/list walk.
 type listChangedWatcher struct {
-	*caddyhttp.ResponseWriterWrapper
-	onChange func()
-	m        methodMatcher
+	caddyhttp.ResponseWriterWrapper // by value: one allocation fewer per request
+	onChange                        func()
+	m                               methodMatcher
 }
 
 func (w *listChangedWatcher) Write(p []byte) (int, error) {
@@ -127,6 +127,9 @@ const rediscoveryInterval = 10 * time.Second
 type rediscovery struct {
 	fn       func()
 	interval time.Duration
+	// onChange is trigger as a func value, made once: every response
+	// watched would otherwise allocate one.
+	onChange func()
 
 	mu      sync.Mutex
 	last    time.Time
@@ -135,7 +138,9 @@ type rediscovery struct {
 }
 
 func newRediscovery(fn func(), interval time.Duration) *rediscovery {
-	return &rediscovery{fn: fn, interval: interval}
+	r := &rediscovery{fn: fn, interval: interval}
+	r.onChange = r.trigger
+	return r
 }
 
 func (r *rediscovery) trigger() {

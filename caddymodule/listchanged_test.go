@@ -17,7 +17,7 @@ func TestListChangedWatcher(t *testing.T) {
 	for size := 1; size <= len(stream); size++ {
 		rec := httptest.NewRecorder()
 		fired := 0
-		w := &listChangedWatcher{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: rec}, onChange: func() { fired++ }}
+		w := &listChangedWatcher{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: rec}, onChange: func() { fired++ }}
 		for i := 0; i < len(stream); i += size {
 			w.Write([]byte(stream[i:min(i+size, len(stream))]))
 		}
@@ -26,7 +26,7 @@ func TestListChangedWatcher(t *testing.T) {
 		}
 	}
 	rec := httptest.NewRecorder()
-	w := &listChangedWatcher{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: rec}, onChange: func() { t.Fatal("fired without the notification") }}
+	w := &listChangedWatcher{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: rec}, onChange: func() { t.Fatal("fired without the notification") }}
 	for _, part := range strings.SplitAfter(strings.ReplaceAll(stream, "list_changed", "list_unchanged"), "/") {
 		w.Write([]byte(part))
 	}
@@ -56,7 +56,7 @@ func TestListChangedWatcherIgnoresEchoes(t *testing.T) {
 			for size := 1; size <= len(tc.stream); size++ {
 				rec := httptest.NewRecorder()
 				fired := 0
-				w := &listChangedWatcher{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: rec}, onChange: func() { fired++ }}
+				w := &listChangedWatcher{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: rec}, onChange: func() { fired++ }}
 				for i := 0; i < len(tc.stream); i += size {
 					w.Write([]byte(tc.stream[i:min(i+size, len(tc.stream))]))
 				}
