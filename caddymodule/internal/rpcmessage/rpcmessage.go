@@ -221,10 +221,10 @@ func internTable(values ...string) map[string]string {
 }
 
 // interned decodes a string, returning the table's copy when it has one.
-func interned(table map[string]string, content []byte, plain bool) string {
+func interned(table map[string]string, content []byte, plain bool) (string, error) {
 	if plain {
 		if v, ok := table[string(content)]; ok {
-			return v
+			return v, nil
 		}
 	}
 	return decode(content, plain)
@@ -245,7 +245,12 @@ func (p *parser) message(m *Message) error {
 				return err
 			case !ok && !null:
 				return p.wrongType(refuse(CodeInvalidRequest, ErrVersion, ""))
-			case !ok || interned(jsonrpcVersion, content, plain) != "2.0":
+			case !ok:
+				return refuse(CodeInvalidRequest, ErrVersion, "")
+			}
+			if v, err := interned(jsonrpcVersion, content, plain); err != nil {
+				return err
+			} else if v != "2.0" {
 				return refuse(CodeInvalidRequest, ErrVersion, "")
 			}
 			hasVersion = true
@@ -260,7 +265,10 @@ func (p *parser) message(m *Message) error {
 			case !ok || len(content) == 0:
 				return refuse(CodeInvalidRequest, ErrShape, what)
 			}
-			m.Method, hasMethod = interned(methods, content, plain), true
+			if m.Method, err = interned(methods, content, plain); err != nil {
+				return err
+			}
+			hasMethod = true
 		case "id":
 			raw, err := p.rawValue()
 			if err != nil {
@@ -351,8 +359,8 @@ func (p *parser) meta(m *Message) error {
 		case !ok:
 			return p.notA("protocol version is not a string")
 		default:
-			m.ProtocolVersion = interned(versions, content, plain)
+			m.ProtocolVersion, err = interned(versions, content, plain)
 		}
-		return nil
+		return err
 	})
 }

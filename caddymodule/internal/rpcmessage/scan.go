@@ -2,7 +2,6 @@ package rpcmessage
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -129,24 +128,25 @@ func isHex(c byte) bool {
 
 // decode turns the content of a string read by str into its value, the
 // way encoding/json does.
-func decode(content []byte, plain bool) string {
+func decode(content []byte, plain bool) (string, error) {
 	if plain || (!hasByte(content, '\\') && utf8.Valid(content)) {
-		return string(content)
+		return string(content), nil
 	}
 	return decodeSlow(content)
 }
 
 // decodeSlow leaves escapes, surrogate pairs and invalid UTF-8 to
 // encoding/json, so that they decode as mcp-go decodes them.
-func decodeSlow(content []byte) string {
+func decodeSlow(content []byte) (string, error) {
 	quoted := make([]byte, 0, len(content)+2)
 	quoted = append(append(append(quoted, '"'), content...), '"')
 	var s string
 	if err := json.Unmarshal(quoted, &s); err != nil {
-		// str has validated the string; encoding/json cannot disagree.
-		panic(fmt.Sprintf("rpcmessage: a string the scanner accepted does not decode: %v", err))
+		// str has validated the string, so this cannot happen; if it
+		// did, the body is refused rather than read another way.
+		return "", refuse(CodeParseError, ErrInvalidJSON, "string: %v", err)
 	}
-	return s
+	return s, nil
 }
 
 func hasByte(b []byte, c byte) bool {
@@ -409,7 +409,7 @@ func (p *parser) optString(name string) (string, error) {
 	case !ok:
 		return "", p.notA(name + " is not a string")
 	}
-	return decode(content, plain), nil
+	return decode(content, plain)
 }
 
 // object reads the members of an object whose '{' has been consumed. It
@@ -480,7 +480,10 @@ func (p *parser) key(seen *uint32, members []string, where string) (string, erro
 		}
 		return "", nil
 	}
-	k := decode(content, false)
+	k, err := decode(content, false)
+	if err != nil {
+		return "", err
+	}
 	ascii := true
 	for i := 0; i < len(k) && ascii; i++ {
 		ascii = k[i] < utf8.RuneSelf
