@@ -54,13 +54,8 @@ func parseAuthorization(h string) (token string, status int, msg string) {
 // "_" / "~" / "+" / "/" ) *"=".
 func isB64Token(s string) bool {
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
-			continue
-		}
-		break
+	for i < len(s) && b64TokenByte[s[i]] {
+		i++
 	}
 	if i == 0 {
 		return false
@@ -72,6 +67,15 @@ func isB64Token(s string) bool {
 	}
 	return true
 }
+
+// b64TokenByte marks the bytes of b64token before its padding; a table,
+// since every request's token is checked byte by byte.
+var b64TokenByte = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/") {
+		t[c] = true
+	}
+	return t
+}()
 
 func hasAccessTokenParam(rawQuery string) bool {
 	if rawQuery == "" {

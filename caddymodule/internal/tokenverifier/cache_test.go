@@ -68,3 +68,22 @@ func TestInternerBounded(t *testing.T) {
 		t.Fatalf("interner holds %d lists and %d strings, bound %d", len(in.scopeOf), len(in.strs), maxShared)
 	}
 }
+
+func TestLooksLikeJWT(t *testing.T) {
+	for tok, want := range map[string]bool{
+		"eyJh.eyJz.c2ln":   true,
+		"a-_.b.C9":         true,
+		"..":               true, // shape only; parsing refuses it
+		"a.b":              false,
+		"a.b.c.d":          false,
+		"a.b.c=":           false,
+		"a.b.c+/":          false,
+		"\u00e4.b.c":       false,
+		"a.b.c\x00":        false,
+		"opaque-token-123": false,
+	} {
+		if got := looksLikeJWT(tok); got != want {
+			t.Errorf("looksLikeJWT(%q) = %v, want %v", tok, got, want)
+		}
+	}
+}

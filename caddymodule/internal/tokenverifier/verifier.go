@@ -425,18 +425,27 @@ func Shape(token string) string {
 // looksLikeJWT reports whether token has the compact JWS shape: three
 // base64url segments. Anything else is treated as opaque.
 func looksLikeJWT(token string) bool {
-	if strings.Count(token, ".") != 2 {
-		return false
-	}
-	for _, c := range token {
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
-		default:
+	dots := 0
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		if !jwtByte[c] {
 			return false
 		}
+		if c == '.' {
+			dots++
+		}
 	}
-	return true
+	return dots == 2
 }
+
+// jwtByte marks the bytes of base64url and the dot; a table, since every
+// request's token is checked byte by byte.
+var jwtByte = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") {
+		t[c] = true
+	}
+	return t
+}()
 
 // scopesFrom turns a scope claim into a list: a space-separated string
 // (RFC 9068 scope, RFC 7662) or an array of strings (scp as some providers
