@@ -7,7 +7,7 @@
 // throughput, p50/p99 latency, the Caddy process's CPU time per request
 // (from /proc/<pid>/stat) and the ratios to the plain proxy.
 //
-//	go run ./internal/cmd/scopebench -caddy ./caddy -duration 10s -rounds 2 -c 32
+//	go run ./internal/cmd/scopebench -caddy ./caddy -duration 5s -rounds 4 -c 32
 //
 // `make bench` builds the binary and runs it; `make bench-readme`
 // rewrites the Performance section of README.md with a fresh table.
@@ -42,9 +42,9 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.caddy, "caddy", "./caddy", "the Caddy binary with the Scopegate modules (make build)")
-	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of one cell (one workload against one configuration)")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of one cell (one workload against one configuration)")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unrecorded load per cell before the first round")
-	flag.IntVar(&o.rounds, "rounds", 2, "rounds; every cell runs once per round, configurations alternating")
+	flag.IntVar(&o.rounds, "rounds", 4, "rounds; every cell runs once per round, configurations alternating")
 	flag.IntVar(&o.conns, "c", 32, "concurrent requests (workers and keep-alive connections), like wrk -c")
 	flag.IntVar(&o.rate, "rate", 0, "requests per second per cell; 0 sends as fast as the -c workers can (closed loop)")
 	flag.BoolVar(&o.markdown, "markdown", false, "print the table as Markdown, with the date and the machine")

@@ -151,7 +151,7 @@ func (r row) cells() []string {
 		fmtLatency(r.p50), fmtLatency(r.p99), cpu, fmt.Sprint(r.errors), rss, rpsRatio, p99Ratio, cpuDelta}
 }
 
-var columns = []string{"workload", "config", "req/s", "rounds", "p50", "p99", "CPU µs/req", "errors", "RSS MiB", "req/s ÷ plain", "p99 ÷ plain", "CPU − plain µs"}
+var columns = []string{"workload", "config", "req/s", "per round", "p50", "p99", "CPU µs/req", "errors", "RSS MiB", "req/s ÷ plain", "p99 ÷ plain", "CPU − plain µs"}
 
 // markdown is the table with its preamble and the goals, for README.md.
 func (b *bench) markdown() string {
