@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -55,13 +56,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "scopebench: -rounds and -c must be at least 1, -duration positive")
 		os.Exit(2)
 	}
-	if err := run(o); err != nil {
+	if err := run(o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "scopebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(o options) (err error) {
+func run(o options, out io.Writer) (err error) {
 	r := &runner{}
 	defer r.cleanup()
 	defer func() {
@@ -126,7 +127,7 @@ func run(o options) (err error) {
 		return err
 	}
 	b.run()
-	return b.report(os.Stdout)
+	return b.report(out)
 }
 
 // site is one running Caddy.

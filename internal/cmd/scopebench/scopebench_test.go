@@ -9,7 +9,34 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/scopegate/scopegate/internal/caddyproc"
 )
+
+// TestRunThroughBinary runs the whole benchmark briefly through the
+// built binary, so that `make bench` cannot rot unnoticed: every cell
+// verified, every answer as expected, one row per cell in the table.
+func TestRunThroughBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the built binary: skipped with -short")
+	}
+	var out bytes.Buffer
+	o := options{caddy: caddyproc.Binary(t), duration: 300 * time.Millisecond, rounds: 1, conns: 4, markdown: true}
+	if err := run(o, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	table := out.String()
+	if n := strings.Count(table, " | 0 | "); n != 16 {
+		t.Errorf("%d rows with 0 errors, want 16:\n%s", n, table)
+	}
+	for _, want := range []string{"gateway opaque", "tools/list SSE", "denied call (403)", "req/s ÷ plain"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table without %q:\n%s", want, table)
+		}
+	}
+	t.Logf("\n%s", table)
+}
 
 // TestBackendAnswers holds the fixed backend to the shape the benchmark
 // claims: a ~45 KB list of 110 tools, five per scope, a tools/call answer
