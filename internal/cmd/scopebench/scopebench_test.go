@@ -180,3 +180,40 @@ func TestFmtRate(t *testing.T) {
 		}
 	}
 }
+
+// TestGoals: issue 11's targets are judged from the ratios, throughput
+// only when the load is closed-loop.
+func TestGoals(t *testing.T) {
+	call := func(rps, p99 float64) row {
+		return row{workload: "tools/call", config: "gateway JWT", ratio: true, rpsRatio: rps, p99Ratio: p99}
+	}
+	list := func(rps, cpu float64) row {
+		return row{workload: "tools/list JSON", config: "gateway opaque", ratio: true, rpsRatio: rps, cpuDelta: cpu, cpuDeltaOK: true}
+	}
+	tests := []struct {
+		name     string
+		r        row
+		openLoop bool
+		met      bool
+	}{
+		{"call at par", call(0.97, 1.1), false, true},
+		{"call slower", call(0.90, 1.1), false, false},
+		{"call p99 high", call(1.0, 1.3), false, false},
+		{"call open loop judged by p99 alone", call(0.5, 1.1), true, true},
+		{"list fast enough", list(0.85, 50), false, true},
+		{"list too slow", list(0.34, 50), false, false},
+		{"list CPU too high", list(0.9, 400), false, false},
+		{"list open loop judged by CPU alone", list(0.1, 40), true, true},
+	}
+	for _, tt := range tests {
+		g := goals([]row{tt.r}, tt.openLoop)
+		if len(g) != 1 || g[0].met != tt.met {
+			t.Errorf("%s: goals %+v, want one with met=%v", tt.name, g, tt.met)
+		}
+	}
+	plainRow := row{workload: "tools/call", config: "plain"}
+	backendRow := row{workload: "tools/call", config: "backend", ratio: true, rpsRatio: 0.1}
+	if g := goals([]row{plainRow, backendRow}, false); len(g) != 0 {
+		t.Errorf("goals for the plain proxy or the backend: %+v", g)
+	}
+}
