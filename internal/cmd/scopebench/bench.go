@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -248,7 +249,14 @@ func (b *bench) run() {
 					cl = &cell{}
 					b.cells[k] = cl
 				}
+				var profiled func()
+				if b.o.pprof != "" && round == 0 && b.configs[c].proc != nil {
+					profiled = b.profile(k)
+				}
 				rate := b.attack(k, b.o.duration, cl)
+				if profiled != nil {
+					profiled()
+				}
 				fmt.Fprintf(os.Stderr, "round %d/%d  %-18s %-15s %9.0f req/s\n", round+1, b.o.rounds, wl.name, b.configs[c].name, rate)
 			}
 		}
@@ -370,4 +378,41 @@ func bodySize(h http.Header) uint64 {
 		return 1 << 63
 	}
 	return n
+}
+
+// profile starts a CPU profile of the cell's Caddy through its admin API
+// for (almost) the cell's duration; the returned function waits for it
+// and writes it to the -pprof directory as <workload>_<config>.pprof.
+func (b *bench) profile(k cellKey) func() {
+	secs := max(1, int(b.o.duration/time.Second)-1)
+	name := strings.NewReplacer("/", "-", " ", "_", "(", "", ")", "").Replace(b.workloads[k.w].name + "_" + b.configs[k.c].name)
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.configs[k.c].proc.AdminAddr(), secs)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(url)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			done <- fmt.Errorf("status %d", resp.StatusCode)
+			return
+		}
+		f, err := os.Create(filepath.Join(b.o.pprof, name+".pprof"))
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		done <- err
+	}()
+	return func() {
+		if err := <-done; err != nil {
+			fmt.Fprintf(os.Stderr, "profile of %s: %v\n", name, err)
+		}
+	}
 }

@@ -38,6 +38,7 @@ type options struct {
 	markdown bool
 	readme   string
 	only     string
+	pprof    string
 }
 
 func main() {
@@ -50,6 +51,7 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 0, "requests per second per cell; 0 sends as fast as the -c workers can (closed loop)")
 	flag.BoolVar(&o.markdown, "markdown", false, "print the table as Markdown, with the date and the machine")
 	flag.StringVar(&o.readme, "readme", "", "rewrite the table between the scopebench markers of this file (implies -markdown)")
+	flag.StringVar(&o.pprof, "pprof", "", "save a CPU profile of Caddy for each cell of the first round in this directory (profiling costs a little CPU)")
 	flag.StringVar(&o.only, "workloads", "", "comma-separated workloads to run (default all: "+workloadNames()+")")
 	flag.Parse()
 	if o.rounds < 1 || o.conns < 1 || o.duration <= 0 {
@@ -84,6 +86,11 @@ func run(o options, out io.Writer) (err error) {
 	// caddyproc runs the binary SCOPEGATE_CADDY names.
 	os.Setenv("SCOPEGATE_CADDY", bin)
 
+	if o.pprof != "" {
+		if err := os.MkdirAll(o.pprof, 0o755); err != nil {
+			return err
+		}
+	}
 	workloads, err := selectWorkloads(o.only)
 	if err != nil {
 		return err
