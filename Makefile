@@ -5,7 +5,7 @@ GO       ?= go
 CADDY    ?= ./caddy
 CONFIG   ?= Caddyfile
 
-.PHONY: build run test test-short test-deps fuzz bench docs clean
+.PHONY: build run test test-short test-deps fuzz bench bench-table bench-readme docs clean
 
 ## build: ./caddy from xcaddy.json (installs xcaddy itself)
 build:
@@ -34,10 +34,22 @@ test: test-deps build
 fuzz:
 	scripts/fuzz-all 20s
 
-## bench: gateway and backend benchmarks, then the built binary side by side
+# BENCHFLAGS are scopebench's flags, e.g. BENCHFLAGS='-duration 10s -rounds 3 -c 32'
+BENCHFLAGS ?=
+
+## bench: the Go benchmarks of the gateway and the backend, then the built binary side by side (scopebench)
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./caddymodule/... ./mcpbackend/...
 	SCOPEGATE_CADDY=$(abspath $(CADDY)) $(GO) test -run '^$$' -bench ThroughBinary -benchtime 2000x ./tests/e2e
+	$(GO) run ./internal/cmd/scopebench -caddy $(CADDY) $(BENCHFLAGS)
+
+## bench-table: only the side-by-side table of the built binary
+bench-table: build
+	$(GO) run ./internal/cmd/scopebench -caddy $(CADDY) $(BENCHFLAGS)
+
+## bench-readme: the side-by-side table, written into README.md's Performance section
+bench-readme: build
+	$(GO) run ./internal/cmd/scopebench -caddy $(CADDY) -readme README.md $(BENCHFLAGS)
 
 ## docs: regenerate docs/tools.md from the backend's tools/list (held by a golden test)
 docs:

@@ -279,6 +279,9 @@ func (p *Process) CPUTime(t testing.TB) time.Duration {
 	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
+// AdminAddr is the admin endpoint's host:port, as Options gave it.
+func (p *Process) AdminAddr() string { return p.opts.AdminAddr }
+
 // Metrics fetches the Prometheus text exposition from the admin API.
 func (p *Process) Metrics(t testing.TB) string {
 	t.Helper()
