@@ -160,6 +160,10 @@ func hang(apply bool) ncFault {
 	return ncFault{act: func(w http.ResponseWriter, r *http.Request, pass func(http.ResponseWriter)) {
 		if apply {
 			pass(httptest.NewRecorder())
+		} else {
+			// Go's server notices a client that went away only once
+			// the body is read.
+			io.Copy(io.Discard, r.Body)
 		}
 		select {
 		case <-r.Context().Done():
