@@ -214,7 +214,8 @@ func startNCFaultSite(t *testing.T, specs ...ncSiteSpec) *ncFaultSite {
 		adminPort, httpsPort := freePort(t), freePort(t)
 		s.admin = fmt.Sprintf("127.0.0.1:%d", adminPort)
 		var b strings.Builder
-		fmt.Fprintf(&b, "{\n\tadmin %s\n\tauto_https off\n\thttps_port %d\n\tpersist_config off\n}\n", s.admin, httpsPort)
+		// h2c besides HTTP/1.1, for the reload test's HTTP/2 clients.
+		fmt.Fprintf(&b, "{\n\tadmin %s\n\tauto_https off\n\thttps_port %d\n\tpersist_config off\n\tservers {\n\t\tprotocols h1 h2 h2c\n\t}\n}\n", s.admin, httpsPort)
 		var ready string
 		for _, sp := range specs {
 			port := freePort(t)
