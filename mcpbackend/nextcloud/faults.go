@@ -45,7 +45,7 @@ func unexpectedAnswer(method, path, accept string, resp *Response) *Error {
 			to = u.Path
 		}
 		return &Error{Method: method, Path: path, Status: resp.Status, Body: resp.Body,
-			Message: fmt.Sprintf("Nextcloud or a proxy in front of it redirected the request to %s, usually a login page: check the credentials, and that `nextcloud` is Nextcloud's own address", to)}
+			Message: fmt.Sprintf("Nextcloud or a proxy in front of it redirected the request to %s, usually a login page: check the credentials, and that the nextcloud option names Nextcloud's own address", to)}
 	case resp.Status < 300 && isHTML(resp.Header.Get("Content-Type")):
 		return &Error{Method: method, Path: path, Status: resp.Status, Body: resp.Body,
 			Message: "Nextcloud answered an HTML page instead of JSON: a login or error page, of Nextcloud or of a proxy in front of it"}
