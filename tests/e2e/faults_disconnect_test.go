@@ -11,7 +11,7 @@ import (
 )
 
 // TestFaultClientDisconnect: a client that goes away in the middle of a
-// tool call has the backend's Nextcloud request cancelled (the front sees
+// tool call (of either era) has the backend's Nextcloud request cancelled (the front sees
 // its context end, long before the 90 s timeout would end it); one that
 // goes away in the middle of an SSE stream (the legacy GET stream, the
 // 2026-07-28 subscriptions/listen) frees what the stream held. Each is done
@@ -34,6 +34,7 @@ func TestFaultClientDisconnect(t *testing.T) {
 	defer tr.CloseIdleConnections()
 
 	sid := e.legacySession(t, tok)
+	hangSID := e.legacySession(t, hangTok)
 	openGET := func(ctx context.Context) (*http.Response, error) {
 		req := newRequest(t, http.MethodGet, e.resource, "", append([][2]string{
 			{"Accept", "text/event-stream"}, {"Authorization", "Bearer " + tok}}, legacyHeaders(sid)...))
@@ -73,10 +74,16 @@ func TestFaultClientDisconnect(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
+		// Both eras: a 2026-07-28 request, and one in a legacy session.
 		body := modernMessage(fmt.Sprint(100+i), "tools/call", map[string]any{"name": readTool, "arguments": readArgs})
+		headers := modernHeaders("tools/call", readTool)
+		if i%2 == 1 {
+			body = rpc(fmt.Sprint(100+i), "tools/call", map[string]any{"name": readTool, "arguments": readArgs})
+			headers = legacyHeaders(hangSID)
+		}
 		req := newRequest(t, http.MethodPost, e.resource, body, append([][2]string{
 			{"Content-Type", "application/json"}, {"Accept", "application/json, text/event-stream"}, {"Authorization", "Bearer " + hangTok},
-		}, modernHeaders("tools/call", readTool)...))
+		}, headers...))
 		done := make(chan error, 1)
 		go func() {
 			resp, err := client.Do(req.WithContext(ctx))
