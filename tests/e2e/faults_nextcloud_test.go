@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/scopegate/scopegate/internal/oidctest"
 )
 
 // Pages Nextcloud and the proxies before it answer with instead of JSON.
@@ -45,6 +47,20 @@ func TestFaultNextcloud(t *testing.T) {
 		tok := ncToken(t, fast)
 		if o := callNC(t, fast, tok, readTool, readArgs); o.status != http.StatusOK || o.isError || o.rpcErr != "" {
 			t.Fatalf("read without a fault: %s", o)
+		}
+	}
+
+	// With Nextcloud down, the gateway still judges every call: no token
+	// is 401, a token without the tool's scope 403 (the backend declares
+	// its tools' scopes without asking Nextcloud).
+	for _, e := range []*env{down, fast} {
+		if r := e.post(t, "", modernMessage("1", "tools/call", map[string]any{"name": writeTool, "arguments": writeArgs}), modernHeaders("tools/call", writeTool)...); r.status != http.StatusUnauthorized {
+			t.Errorf("%s: a call without a token: %s, want 401", e.base, statusOf(r))
+		}
+		readOnly := e.provider.Token(t, oidctest.TokenRequest{Scopes: []string{"notes:read"}, Audience: []string{e.resource}})
+		r := e.post(t, readOnly, modernMessage("1", "tools/call", map[string]any{"name": writeTool, "arguments": writeArgs}), modernHeaders("tools/call", writeTool)...)
+		if r.status != http.StatusForbidden || !strings.Contains(r.header.Get("WWW-Authenticate"), "insufficient_scope") {
+			t.Errorf("%s: a write with a read-only token: %s, want 403 insufficient_scope", e.base, statusOf(r))
 		}
 	}
 
