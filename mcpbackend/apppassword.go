@@ -166,8 +166,13 @@ func AppPasswordKey(ctx context.Context, st certmagic.Storage, configured string
 		}
 		return k, nil
 	}
-	if k, err := load(); err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return k, err
+	if k, err := load(); err == nil {
+		return k, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		if strings.HasPrefix(err.Error(), "app_password:") {
+			return nil, err // a damaged key, said as such
+		}
+		return nil, fmt.Errorf("app_password: reading the encryption key from storage: %w", err)
 	}
 	if err := st.Lock(ctx, appPasswordKeyKey); err != nil {
 		return nil, fmt.Errorf("app_password: locking the key in storage: %w", err)

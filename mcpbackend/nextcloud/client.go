@@ -228,7 +228,8 @@ var ErrTooLarge = errors.New("response too large")
 
 // Do sends r and reads the whole answer. Statuses of 400 and above become
 // *Error; 1xx-3xx are returned as they are (304 is a valid answer to a
-// conditional GET). 429 and 423 are retried with backoff.
+// conditional GET), except where JSON was asked for and a redirect or an
+// HTML page came back (faults.go). 429 and 423 are retried with backoff.
 func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	body := r.Body
 	ctype := ""
@@ -278,6 +279,9 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		}
 		if resp.StatusCode >= 400 {
 			return out, statusError(r.Method, r.Path, req.URL.Hostname(), out)
+		}
+		if e := unexpectedAnswer(r.Method, r.Path, req.Header.Get("Accept"), out); e != nil {
+			return out, e
 		}
 		return out, nil
 	}

@@ -27,13 +27,20 @@ func ToolError(tool, what string, err error) (*mcp.CallToolResult, error) {
 			// The admin finds Nextcloud's log line by it.
 			msg += " (Nextcloud request id " + e.RequestID + ")"
 		}
+		if fateUnknown(err) {
+			msg += uncertainNote
+		}
 		return mcp.NewToolResultError(fmt.Sprintf("%s failed: %s (HTTP %d): %s", tool, what, e.Status, msg)), nil
 	case errors.Is(err, ErrNoCredentials):
 		return nil, fmt.Errorf("%s: %w", tool, err)
 	case errors.Is(err, context.Canceled):
 		return nil, fmt.Errorf("%s: %w", tool, err)
 	default:
-		return mcp.NewToolResultError(fmt.Sprintf("%s failed: %s: %v", tool, what, err)), nil
+		msg := fmt.Sprintf("%s failed: %s: %v", tool, what, err)
+		if fateUnknown(err) {
+			msg += uncertainNote
+		}
+		return mcp.NewToolResultError(msg), nil
 	}
 }
 
@@ -74,6 +81,9 @@ func statusError(method, path, host string, resp *Response) *Error {
 	e.RequestID = resp.Header.Get("X-Request-Id")
 	if untrustedDomain(resp) {
 		e.Message = fmt.Sprintf("Nextcloud refused the request: host %q is not in its trusted_domains (see deploy/README.md)", host)
+	}
+	if h, ok := serverHint(resp.Status, resp.Header); ok && (e.Message == "" || resp.Header.Get(maintenanceHeader) == "1") {
+		e.Message = h
 	}
 	return e
 }

@@ -41,7 +41,7 @@ func TestInternalErrorNamesRequestID(t *testing.T) {
 		want   string
 	}{
 		{500, "aBcD1234efGH5678ijKL", "nc_x failed: doing it (HTTP 500): Nextcloud internal error (Nextcloud request id aBcD1234efGH5678ijKL)"},
-		{503, "id-503", "nc_x failed: doing it (HTTP 503): no message (Nextcloud request id id-503)"},
+		{503, "id-503", "nc_x failed: doing it (HTTP 503): Nextcloud is unavailable (overloaded or restarting); retry later (Nextcloud request id id-503)"},
 		{500, "", "nc_x failed: doing it (HTTP 500): Nextcloud internal error"},
 		// Only server errors: a 404 is the caller's to fix.
 		{404, "id-404", "nc_x failed: doing it (HTTP 404): not found"},

@@ -158,9 +158,15 @@ func (ks *keySource) forKid(ctx context.Context, kid string) (jwk.Set, error) {
 	f := ks.inflight
 	if f == nil {
 		if ks.cfg.Now().Sub(ks.lastAttempt) < ks.cfg.JWKSRefetchInterval {
+			failed := ks.failed
 			ks.mu.Unlock()
 			if cur == nil {
 				return nil, fmt.Errorf("jwks: %w: no key set yet", ErrUnavailable)
+			}
+			if failed != nil {
+				// The kid may be the provider's new key that the failed
+				// fetch would have brought: unjudged, not invalid.
+				return nil, fmt.Errorf("jwks: %w: key id not in the held set, and the latest fetch failed: %w", ErrUnavailable, failed)
 			}
 			return cur.set, nil
 		}
