@@ -25,7 +25,6 @@ import (
 	"github.com/scopegate/scopegate/internal/nextcloudfake/backendtest"
 	"github.com/scopegate/scopegate/internal/radicaletest"
 	"github.com/scopegate/scopegate/mcpbackend"
-	"github.com/scopegate/scopegate/mcpbackend/davclient"
 	"github.com/scopegate/scopegate/mcpbackend/nextcloud"
 )
 
@@ -40,7 +39,8 @@ import (
 // Each tool is called twice, each time on a backend of its own: "cold"
 // on a fresh backend (the first call a user makes: capabilities and, for
 // CalDAV/CardDAV, discovery included), "warm" after the per-user caches
-// were filled (every later call).
+// were filled by earlier calls (for CalDAV/CardDAV: after the user listed
+// calendars and address books).
 var updateRoundTrips = flag.Bool("update-roundtrips", false, "rewrite testdata/roundtrips/*.txt with the measured counts")
 
 // counter is the transport under the Nextcloud client: it counts every
@@ -95,8 +95,9 @@ func startRT(t *testing.T, base string, creds nextcloud.Credentials, fams map[st
 	return &rtBackend{nc: nc, count: cnt, creds: creds, c: connect(t, srv.URL, nil)}
 }
 
-// warm fills the per-user caches a first call fills: capabilities and,
-// with dav set, the CalDAV/CardDAV homes.
+// warm fills the per-user caches earlier calls fill: capabilities and,
+// with dav set, what listing the calendars and address books leaves (the
+// discovered homes and the collection lists).
 func (b *rtBackend) warm(t *testing.T, dav bool) {
 	t.Helper()
 	ctx := nextcloud.WithCredentials(context.Background(), b.creds)
@@ -104,12 +105,10 @@ func (b *rtBackend) warm(t *testing.T, dav bool) {
 		t.Fatal(err)
 	}
 	if dav {
-		d, err := davclient.FromNextcloud(b.nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := d.Homes(ctx); err != nil {
-			t.Fatal(err)
+		for _, tool := range []string{"nc_calendar_list_calendars", "nc_contacts_list_addressbooks"} {
+			if res := call(t, b.c, tool, map[string]any{}); res.IsError {
+				t.Fatalf("warming up with %s: %s", tool, backendtest.Text(res))
+			}
 		}
 	}
 	b.count.reset()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -217,19 +218,30 @@ func todoCalendar(ctx context.Context, s store, name string) (davclient.Calendar
 	if name != "" {
 		return oneCalendar(ctx, s, name)
 	}
-	cals, err := s.dav.Calendars(ctx)
+	// The user's recent listing will do for choosing where a new task
+	// goes; without one that takes tasks, ask the server before saying
+	// there is none.
+	cals, err := s.dav.CachedCalendars(ctx)
+	if err == nil && !slices.ContainsFunc(cals, takesTasks) {
+		cals, err = s.dav.Calendars(ctx)
+	}
 	if err != nil {
 		return davclient.Calendar{}, step("listing calendars", err)
 	}
 	var names []string
 	for _, c := range cals {
-		if !c.ReadOnly && !c.Subscription && !strings.HasPrefix(c.Name, "app-generated--") && c.Accepts(ical.CompToDo) {
+		if takesTasks(c) {
 			return c, nil
 		}
 		names = append(names, fmt.Sprintf("%s %v", c.Name, c.Components))
 	}
 	return davclient.Calendar{}, step("choosing a calendar", fmt.Errorf("no calendar accepts tasks (VTODO) and is writable (calendars: %s); create one with %s and call nc_calendar_create_todo again",
 		strings.Join(names, ", "), createCalendarCall))
+}
+
+// takesTasks tells whether a new task may go to c.
+func takesTasks(c davclient.Calendar) bool {
+	return !c.ReadOnly && !c.Subscription && !strings.HasPrefix(c.Name, "app-generated--") && c.Accepts(ical.CompToDo)
 }
 
 func updateTodoTool(s store) tooldef.Tool {

@@ -83,16 +83,29 @@ type AddressBook struct {
 	WritesVersion string   `json:"writes_version" jsonschema:"the vCard version new and updated contacts are stored in"`
 }
 
+// books lists the address books afresh, to show them or search them all.
 func (s store) books(ctx context.Context) ([]carddav.AddressBook, error) {
-	h, err := s.dav.Homes(ctx)
-	if err != nil {
-		return nil, step("discovering the address book home", err)
-	}
-	books, err := s.dav.CardDAV().FindAddressBooks(ctx, h.AddressBooks)
+	books, err := s.dav.AddressBooks(ctx)
 	if err != nil {
 		return nil, step("listing address books", err)
 	}
 	return books, nil
+}
+
+// pick finds the book called name (its path segment, else its display
+// name ignoring case) among books.
+func pick(books []carddav.AddressBook, name string) (carddav.AddressBook, bool) {
+	for _, b := range books {
+		if bookName(b) == name {
+			return b, true
+		}
+	}
+	for _, b := range books {
+		if strings.EqualFold(b.Name, name) {
+			return b, true
+		}
+	}
+	return carddav.AddressBook{}, false
 }
 
 func bookName(b carddav.AddressBook) string {
@@ -125,20 +138,22 @@ func (s store) book(ctx context.Context, name string) (carddav.AddressBook, erro
 	if name == "" {
 		return carddav.AddressBook{}, step("checking arguments", errors.New("addressbook is required"))
 	}
+	// The user's recent listing resolves the name without Nextcloud's
+	// listing request; a name it lacks is looked up afresh.
+	if cached, err := s.dav.CachedAddressBooks(ctx); err == nil {
+		if b, ok := pick(cached, name); ok {
+			return b, nil
+		}
+	}
 	books, err := s.books(ctx)
 	if err != nil {
 		return carddav.AddressBook{}, err
 	}
-	for _, b := range books {
-		if bookName(b) == name {
-			return b, nil
-		}
+	if b, ok := pick(books, name); ok {
+		return b, nil
 	}
 	var names []string
 	for _, b := range books {
-		if strings.EqualFold(b.Name, name) {
-			return b, nil
-		}
 		names = append(names, bookName(b))
 	}
 	return carddav.AddressBook{}, step("finding the address book", &davclient.NotFoundError{What: "address book", Name: name, Known: names})
@@ -407,6 +422,7 @@ func deleteAddressBookTool(s store) tooldef.Tool {
 			if err != nil {
 				return nil, err
 			}
+			defer s.dav.ForgetCollections(ctx)
 			if err := s.dav.Delete(ctx, b.Path, ""); err != nil {
 				return nil, step("deleting address book "+a.Name, err)
 			}

@@ -77,6 +77,7 @@ type Client struct {
 
 	mu    sync.Mutex
 	homes map[string]homesEntry
+	cols  map[string]collectionsEntry
 }
 
 // New returns a client for cfg.
@@ -108,7 +109,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("davclient: %w", err)
 	}
-	return &Client{
+	c := &Client{
 		base:  base,
 		hc:    hc,
 		doer:  d,
@@ -116,7 +117,10 @@ func New(cfg Config) (*Client, error) {
 		cal:   cal,
 		card:  card,
 		homes: map[string]homesEntry{},
-	}, nil
+		cols:  map[string]collectionsEntry{},
+	}
+	d.refused = c.refused
+	return c, nil
 }
 
 // CalDAV returns the go-webdav CalDAV client. Requests made with a context
@@ -171,6 +175,9 @@ func UnquoteETag(etag string) string {
 type doer struct {
 	hc    *http.Client
 	sleep func(context.Context, time.Duration) error
+	// refused is told of every final non-2xx answer, so the caller's
+	// caches do not outlive what the server says (Client.refused).
+	refused func(context.Context, int)
 }
 
 // maxRetries and retryCap bound the waiting on a server that asks to be
@@ -229,6 +236,9 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 		wait, again := retryAfter(req, resp, attempt)
 		if !again {
 			defer resp.Body.Close()
+			if d.refused != nil {
+				d.refused(ctx, resp.StatusCode)
+			}
 			return nil, newHTTPError(req, resp)
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
@@ -243,6 +253,16 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 			}
 			req.Body = body
 		}
+	}
+}
+
+// refused drops what the caller's caches hold once the server refuses a
+// request: the collection lists always (the collection may be gone or
+// changed), the discovery too when the credentials were refused.
+func (c *Client) refused(ctx context.Context, status int) {
+	c.ForgetCollections(ctx)
+	if status == http.StatusUnauthorized {
+		c.forgetHomes(ctx)
 	}
 }
 
