@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"path"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-vcard"
 	"github.com/emersion/go-webdav/carddav"
@@ -168,6 +170,54 @@ func (s store) all(ctx context.Context, b carddav.AddressBook) ([]carddav.Addres
 	return objs, nil
 }
 
+// searchedProps are the vCard properties matches looks at; a server-side
+// filter on them returns every card matches can accept.
+var searchedProps = []string{
+	vcard.FieldUID, vcard.FieldFormattedName, vcard.FieldName, vcard.FieldNickname,
+	vcard.FieldOrganization, vcard.FieldTitle, vcard.FieldNote, vcard.FieldCategories,
+	vcard.FieldEmail, vcard.FieldTelephone, vcard.FieldAddress,
+}
+
+// search returns the cards of b that may match query: the server filters
+// by text (addressbook-query, RFC 6352 §8.6: any of searchedProps
+// contains the query, case-insensitively), so a search does not download
+// the whole book, which for Nextcloud's system address book is every
+// account of the instance. matches then decides exactly. A query with
+// three digits or more may match a phone number by its digits ("+44 20"
+// finds "+442079460001"), which no text-match expresses, so its book is
+// read whole; so is every book of a server that refused the filter.
+func (s store) search(ctx context.Context, b carddav.AddressBook, query string) ([]carddav.AddressObject, error) {
+	q := strings.TrimSpace(query)
+	if q == "" || byDigits(q) || s.dav.TextFilterRefused() {
+		return s.all(ctx, b)
+	}
+	filters := make([]carddav.PropFilter, 0, len(searchedProps))
+	for _, name := range searchedProps {
+		filters = append(filters, carddav.PropFilter{Name: name, TextMatches: []carddav.TextMatch{{Text: q, MatchType: carddav.MatchContains}}})
+	}
+	objs, err := s.dav.CardDAV().QueryAddressBook(ctx, b.Path, &carddav.AddressBookQuery{
+		DataRequest: carddav.AddressDataRequest{AllProp: true},
+		PropFilters: filters,
+		FilterTest:  carddav.FilterAnyOf,
+	})
+	if err != nil {
+		// Radicale 3 fails (500) on text-match against structured
+		// properties such as N, ORG and ADR; other servers may answer
+		// 400, 403 or 501. Remembered, so it costs one request per
+		// server, not one per search.
+		if st := davclient.StatusOf(err); st == http.StatusBadRequest || st == http.StatusForbidden || st == http.StatusNotImplemented || st >= 500 {
+			s.dav.RefuseTextFilter()
+			return s.all(ctx, b)
+		}
+		return nil, step("searching address book "+bookName(b), err)
+	}
+	return objs, nil
+}
+
+// byDigits tells whether matches may accept a card for its phone number's
+// digits alone: any query with three digits or more.
+func byDigits(q string) bool { return len(digits(q)) >= 3 }
+
 // byUID locates a contact by UID; its href comes from the server, since
 // cards made by other clients are not necessarily named <UID>.vcf.
 func (s store) byUID(ctx context.Context, b carddav.AddressBook, uid string) (*carddav.AddressObject, error) {
@@ -272,20 +322,41 @@ type listArgs struct {
 	Limit       *int   `json:"limit"`
 }
 
+// parallelBooks bounds the address books one call reads at a time.
+const parallelBooks = 4
+
 func (s store) contacts(ctx context.Context, books []carddav.AddressBook, query string, limit int) (contactsResult, error) {
 	res := contactsResult{Contacts: []Contact{}}
-	for _, b := range books {
-		objs, err := s.all(ctx, b)
-		if err != nil {
-			return res, err
-		}
-		for _, o := range objs {
-			c := contactFrom(o.Card)
-			c.AddressBook, c.Href, c.ETag = bookName(b), o.Path, o.ETag
-			if query == "" || matches(c, query) {
-				res.Contacts = append(res.Contacts, c)
+	perBook := make([][]Contact, len(books))
+	errs := make([]error, len(books))
+	sem := make(chan struct{}, parallelBooks)
+	var wg sync.WaitGroup
+	for i, b := range books {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			objs, err := s.search(ctx, b, query)
+			if err != nil {
+				errs[i] = err
+				return
 			}
+			for _, o := range objs {
+				c := contactFrom(o.Card)
+				c.AddressBook, c.Href, c.ETag = bookName(b), o.Path, o.ETag
+				if query == "" || matches(c, query) {
+					perBook[i] = append(perBook[i], c)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range books {
+		if errs[i] != nil {
+			return res, errs[i]
 		}
+		res.Contacts = append(res.Contacts, perBook[i]...)
 	}
 	sort.SliceStable(res.Contacts, func(i, j int) bool {
 		return strings.ToLower(res.Contacts[i].FullName) < strings.ToLower(res.Contacts[j].FullName)

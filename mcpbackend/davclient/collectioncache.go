@@ -99,3 +99,10 @@ func (c *Client) CachedAddressBooks(ctx context.Context) ([]carddav.AddressBook,
 	}
 	return c.AddressBooks(ctx)
 }
+
+// TextFilterRefused tells whether the server refused an addressbook-query
+// text-match filter before, so searches read address books whole.
+func (c *Client) TextFilterRefused() bool { return c.noTextFilter.Load() }
+
+// RefuseTextFilter records that the server cannot filter by text.
+func (c *Client) RefuseTextFilter() { c.noTextFilter.Store(true) }

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-webdav/caldav"
@@ -78,6 +79,9 @@ type Client struct {
 	mu    sync.Mutex
 	homes map[string]homesEntry
 	cols  map[string]collectionsEntry
+
+	// noTextFilter is set once the server refused a text-match filter.
+	noTextFilter atomic.Bool
 }
 
 // New returns a client for cfg.
