@@ -139,6 +139,11 @@ func hintFor(e *HTTPError) string {
 		if e.Method == http.MethodPut && strings.Contains(e.Message, "If-None-Match") {
 			return "An object already exists at this location; read it and update it instead"
 		}
+		if e.Method == http.MethodDelete {
+			// Deletes are conditional on the ETag the object was found
+			// with, so a change made in between is not thrown away.
+			return "The object was changed by someone else between finding and deleting it (its ETag no longer matches), so nothing was deleted; read it again and delete it again if it should still go"
+		}
 		return "The object was changed by someone else since it was read (its ETag no longer matches). Re-read it, re-apply the change to the current version and retry with the new etag; nothing was overwritten"
 	case http.StatusMethodNotAllowed:
 		if e.Method == "MKCALENDAR" || e.Method == "MKCOL" {
