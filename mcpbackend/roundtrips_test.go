@@ -342,6 +342,7 @@ func TestRoundTripsREST(t *testing.T) {
 				b.warm(t, false)
 			}
 			sent, _ := b.measure(t, name, args)
+			t.Logf("%s %s: %d\n\t%s", name, map[bool]string{false: "cold", true: "warm"}[warm], len(sent), strings.Join(sent, "\n\t"))
 			if i == 0 {
 				c.cold = len(sent)
 			} else {

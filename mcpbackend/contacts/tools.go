@@ -590,9 +590,6 @@ func createContactTool(s store) tooldef.Tool {
 			if err != nil {
 				return nil, err
 			}
-			if _, err := s.byUID(ctx, b, a.UID); err == nil {
-				return nil, step("checking the UID", fmt.Errorf("a contact with UID %q already exists in %s; update it instead", a.UID, bookName(b)))
-			}
 			card := vcard.Card{}
 			card.SetValue(vcard.FieldVersion, "4.0")
 			card.SetValue(vcard.FieldUID, a.UID)
@@ -606,6 +603,9 @@ func createContactTool(s store) tooldef.Tool {
 				file = randomName()
 			}
 			href := davclient.ChildHref(b.Path, file+".vcf")
+			// Create-only (If-None-Match: *), and a UID already in the book
+			// is the server's to refuse (RFC 6352 §6.3.2.1 no-uid-conflict:
+			// Nextcloud answers 400, Radicale 409), so no lookup first.
 			co, err := s.dav.CardDAV().PutAddressObject(davclient.WithPrecondition(ctx, davclient.Precondition{IfNoneMatch: true}), href, card)
 			if err != nil {
 				return nil, step("storing the contact", err)

@@ -26,6 +26,9 @@ type HTTPError struct {
 	Precondition string
 	// RequestID is Nextcloud's X-Request-Id, the key of its log line.
 	RequestID string
+	// CreateOnly marks a request sent with If-None-Match: *, whose 412
+	// means the target exists, whatever the server's message says.
+	CreateOnly bool
 }
 
 func (e *HTTPError) Error() string {
@@ -49,7 +52,8 @@ type davError struct {
 const maxErrorBody = 16 << 10
 
 func newHTTPError(req *http.Request, resp *http.Response) *HTTPError {
-	e := &HTTPError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
+	e := &HTTPError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"),
+		CreateOnly: req.Header.Get("If-None-Match") == "*"}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch {
@@ -136,7 +140,7 @@ func hintFor(e *HTTPError) string {
 	case http.StatusConflict:
 		return "The request conflicts with the server's state, for example an object with the same UID already exists in this collection or the parent collection is missing"
 	case http.StatusPreconditionFailed:
-		if e.Method == http.MethodPut && strings.Contains(e.Message, "If-None-Match") {
+		if e.Method == http.MethodPut && (e.CreateOnly || strings.Contains(e.Message, "If-None-Match")) {
 			return "An object already exists at this location; read it and update it instead"
 		}
 		if e.Method == http.MethodDelete {
