@@ -212,16 +212,22 @@ func rtDefaults(tool mcp.Tool) map[string]any {
 	return args
 }
 
-func familyTools(t *testing.T, fams map[string]mcpbackend.Family) map[string]mcp.Tool {
+// rtTool is a tool and the family it belongs to.
+type rtTool struct {
+	def    mcp.Tool
+	family string
+}
+
+func familyTools(t *testing.T, fams map[string]mcpbackend.Family) map[string]rtTool {
 	t.Helper()
 	c, err := nextcloud.New(nextcloud.Options{BaseURL: "http://nextcloud.invalid"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]mcp.Tool{}
-	for _, fam := range fams {
+	out := map[string]rtTool{}
+	for name, fam := range fams {
 		for _, tl := range fam(c) {
-			out[tl.Def.Name] = tl.Def
+			out[tl.Def.Name] = rtTool{def: tl.Def, family: name}
 		}
 	}
 	return out
@@ -332,12 +338,13 @@ func TestRoundTripsREST(t *testing.T) {
 	}) {
 		args, ok := restArgs[name]
 		if !ok {
-			args = rtDefaults(tools[name])
+			args = rtDefaults(tools[name].def)
 		}
 		var c rtCount
 		for i, warm := range []bool{false, true} {
 			_, srv := nextcloudfake.Start(t, nextcloudfake.Options{DAV: backendtest.NewDAV(t, files)})
-			b := startRT(t, srv.URL, creds, fams)
+			fam := tools[name].family
+			b := startRT(t, srv.URL, creds, map[string]mcpbackend.Family{fam: fams[fam]})
 			if warm {
 				b.warm(t, false)
 			}
