@@ -2,6 +2,7 @@ package davclient
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/emersion/go-webdav/carddav"
@@ -13,7 +14,10 @@ import (
 // before an operation on one named collection. Listings made to show the
 // user or to scan every collection are always fresh and refill it.
 //
-// It can only be stale for collectionsTTL, and never silently wrong:
+// It is keyed by the exact credentials, not the user: what it holds
+// (names, read-only flags) shows in error messages before any request,
+// so only the credentials that listed it may see it. It can only be
+// stale for collectionsTTL, and never silently wrong:
 // resolving a name the cached list lacks asks the server again, every
 // write to a collection drops it, and so does any refused request of the
 // user (a collection deleted elsewhere answers 404, one made read-only
@@ -30,12 +34,12 @@ type collectionsEntry struct {
 func (c *Client) cachedCollections(ctx context.Context) (collectionsEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.cols[cacheKey(ctx)]
+	e, ok := c.cols[credentialsKey(ctx)]
 	return e, ok
 }
 
 func (c *Client) storeCollections(ctx context.Context, set func(*collectionsEntry)) {
-	key := cacheKey(ctx)
+	key := credentialsKey(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.cols[key]; !ok && len(c.cols) >= maxHomesCache {
@@ -57,7 +61,7 @@ func (c *Client) storeCollections(ctx context.Context, set func(*collectionsEntr
 // ForgetCollections drops the caller's cached calendar and address book
 // lists; the next resolution of a name lists them again.
 func (c *Client) ForgetCollections(ctx context.Context) {
-	key := cacheKey(ctx)
+	key := credentialsKey(ctx)
 	c.mu.Lock()
 	delete(c.cols, key)
 	c.mu.Unlock()
@@ -69,7 +73,7 @@ func (c *Client) ForgetCollections(ctx context.Context) {
 // every calendar.
 func (c *Client) CachedCalendars(ctx context.Context) ([]Calendar, error) {
 	if e, ok := c.cachedCollections(ctx); ok && e.cals != nil && time.Since(e.calsAt) < collectionsTTL {
-		return e.cals, nil
+		return slices.Clone(e.cals), nil
 	}
 	return c.Calendars(ctx)
 }
@@ -87,7 +91,7 @@ func (c *Client) AddressBooks(ctx context.Context) ([]carddav.AddressBook, error
 	if books == nil {
 		books = []carddav.AddressBook{}
 	}
-	c.storeCollections(ctx, func(e *collectionsEntry) { e.books, e.booksAt = books, time.Now() })
+	c.storeCollections(ctx, func(e *collectionsEntry) { e.books, e.booksAt = slices.Clone(books), time.Now() })
 	return books, nil
 }
 
@@ -95,7 +99,7 @@ func (c *Client) AddressBooks(ctx context.Context) ([]carddav.AddressBook, error
 // collectionsTTL when there is one, for resolving a book by name.
 func (c *Client) CachedAddressBooks(ctx context.Context) ([]carddav.AddressBook, error) {
 	if e, ok := c.cachedCollections(ctx); ok && e.books != nil && time.Since(e.booksAt) < collectionsTTL {
-		return e.books, nil
+		return slices.Clone(e.books), nil
 	}
 	return c.AddressBooks(ctx)
 }

@@ -1,10 +1,12 @@
 package davclient_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 
 	"github.com/scopegate/scopegate/internal/nextcloudfake"
+	"github.com/scopegate/scopegate/mcpbackend/nextcloud"
 )
 
 // homeListings counts the PROPFINDs that list the admin's calendar home.
@@ -68,4 +70,23 @@ func TestCalendarResolvedFromRecentListing(t *testing.T) {
 		t.Errorf("%d listings, want a fresh one after the server refused a request", n)
 	}
 
+}
+
+// The listing is kept for the exact credentials that made it: what it
+// holds shows in errors before any request reaches the server, so other
+// credentials, even for the same login name, list afresh (and meet the
+// server's authentication).
+func TestRecentListingKeptPerCredentials(t *testing.T) {
+	r := nextcloudfake.NewDAVReplay(t, "core/15", "core/16", "calendar/01")
+	c := client(t, r)
+	if _, err := c.Calendars(adminCtx()); err != nil {
+		t.Fatal(err)
+	}
+	other := nextcloud.WithCredentials(context.Background(), nextcloud.Basic{Username: "admin", Password: "another-password"})
+	if _, err := c.FindCalendar(other, "personal"); err != nil {
+		t.Fatal(err)
+	}
+	if n := homeListings(r); n != 2 {
+		t.Errorf("%d listings, want the second credentials to list afresh", n)
+	}
 }

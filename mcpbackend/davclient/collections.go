@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -236,7 +237,7 @@ func (c *Client) Calendars(ctx context.Context) ([]Calendar, error) {
 	if cals == nil {
 		cals = []Calendar{}
 	}
-	c.storeCollections(ctx, func(e *collectionsEntry) { e.cals, e.calsAt = cals, time.Now() })
+	c.storeCollections(ctx, func(e *collectionsEntry) { e.cals, e.calsAt = slices.Clone(cals), time.Now() })
 	return cals, nil
 }
 

@@ -124,6 +124,16 @@ func cacheKey(ctx context.Context) string {
 	if u := creds.User(); u != "" {
 		return "user\x00" + u
 	}
+	return credentialsKey(ctx)
+}
+
+// credentialsKey identifies the caller's exact credentials by a hash of
+// the Authorization header they send, never the secret itself.
+func credentialsKey(ctx context.Context) string {
+	creds, ok := nextcloud.CredentialsFrom(ctx)
+	if !ok {
+		return ""
+	}
 	r, _ := http.NewRequest(http.MethodGet, "/", nil)
 	creds.Apply(r)
 	sum := sha256.Sum256([]byte(r.Header.Get("Authorization")))
