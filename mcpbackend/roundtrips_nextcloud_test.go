@@ -105,7 +105,25 @@ func TestRoundTripsNextcloudSlowTools(t *testing.T) {
 		}
 		got[tc.tool] = c
 	}
+	t.Logf("%-28s %12s %12s", "DAV round trips", "before", "now")
+	for _, tc := range cases {
+		b, n := slowToolsBefore[tc.tool], got[tc.tool]
+		t.Logf("%-28s %5d cold %d warm %5d cold %d warm", tc.tool, b.cold, b.warm, n.cold, n.warm)
+		if n.warm >= n.cold {
+			t.Errorf("%s: %d round trips warm, %d cold: the user's discovery is not reused", tc.tool, n.warm, n.cold)
+		}
+	}
 	checkGolden(t, "nextcloud", got)
+}
+
+// slowToolsBefore are the counts this test measured on the code before
+// issue 11's DAV work (commit 10a4ec8), kept to show what changed.
+var slowToolsBefore = map[string]rtCount{
+	"nc_calendar_list_calendars":  {5, 1},
+	"nc_calendar_create_todo":     {6, 2},
+	"nc_calendar_delete_event":    {7, 3},
+	"nc_calendar_search_todos":    {8, 4},
+	"nc_contacts_search_contacts": {8, 4},
 }
 
 // sentAll lists every request r received, in order.

@@ -422,6 +422,9 @@ func TestRoundTripsDAV(t *testing.T) {
 			}
 			t.Logf("%s %s: %d\n\t%s", name, map[bool]string{false: "cold", true: "warm"}[warm], len(sent), strings.Join(sent, "\n\t"))
 		}
+		if c.warm >= c.cold {
+			t.Errorf("%s: %d round trips warm, %d cold: the user's discovery is not reused", name, c.warm, c.cold)
+		}
 		got[name] = c
 	}
 	checkGolden(t, "dav", got)
