@@ -66,7 +66,8 @@ func FromNextcloud(c *nextcloud.Client) (*Client, error) {
 type sharedKey struct{}
 
 // Client talks CalDAV and CardDAV to one server. It is safe for concurrent
-// use; discovered home sets are cached per set of credentials.
+// use; discovered home sets are cached per user, collection listings
+// briefly per set of credentials (collectioncache.go).
 type Client struct {
 	base *url.URL
 	hc   *http.Client
