@@ -98,6 +98,14 @@ func (r *DAVReplay) Sent(method string) []*http.Request {
 	return out
 }
 
+// Requests returns every request received, in order, bodies kept: what a
+// test counts round trips with.
+func (r *DAVReplay) Requests() []*http.Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*http.Request(nil), r.requests...)
+}
+
 // Unmatched lists "METHOD path" of requests no recording answered.
 func (r *DAVReplay) Unmatched() []string {
 	r.mu.Lock()

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"path"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // transcripts are copies of the recorded Nextcloud 34 exchanges
@@ -41,8 +43,35 @@ type Exchange struct {
 // Apps are the transcript folders the fake serves.
 var Apps = []string{"core", "notes", "files", "sharing", "deck", "cookbook", "tables"}
 
-// Exchanges returns the recorded exchanges of app in recording order.
+// Exchanges returns the recorded exchanges of app in recording order. The
+// recordings are parsed once per process (tests start hundreds of fakes);
+// every caller gets its own copies.
 func Exchanges(app string) ([]Exchange, error) {
+	v, _ := parsed.LoadOrStore(app, &parsedApp{})
+	p := v.(*parsedApp)
+	p.once.Do(func() { p.exchanges, p.err = parseExchanges(app) })
+	if p.err != nil {
+		return nil, p.err
+	}
+	out := make([]Exchange, len(p.exchanges))
+	for i, e := range p.exchanges {
+		e.Request.Headers = maps.Clone(e.Request.Headers)
+		e.Response.Headers = maps.Clone(e.Response.Headers)
+		out[i] = e
+	}
+	return out, nil
+}
+
+// parsed holds each app's parsed recordings (*parsedApp by app name).
+var parsed sync.Map
+
+type parsedApp struct {
+	once      sync.Once
+	exchanges []Exchange
+	err       error
+}
+
+func parseExchanges(app string) ([]Exchange, error) {
 	names, err := fs.Glob(transcripts, "transcripts/"+app+"/*.json")
 	if err != nil {
 		return nil, err

@@ -170,3 +170,50 @@ END:VCALENDAR&#13;
 		t.Fatalf("checked %v, note %q", res.Checked, res.Note)
 	}
 }
+
+// A task search by summary lets Nextcloud filter (calendar-query with a
+// text-match on SUMMARY) instead of downloading every task of every
+// calendar; text beyond ASCII, whose case the standard collation does not
+// fold, is compared here only.
+func TestNextcloudSearchTodosFiltersOnServer(t *testing.T) {
+	tasks := nextcloudfake.MustFixture(t, "calendar/17")
+	s, r := nextcloudSession(t, "calendar/01")
+	for _, cal := range []string{"work", "app-generated--deck--board-1", "app-generated--deck--board-2"} {
+		r.Handle("REPORT", "/remote.php/dav/calendars/admin/"+cal+"/", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+			w.WriteHeader(http.StatusMultiStatus)
+			if cal == "work" {
+				io.WriteString(w, tasks.Response.Body)
+				return
+			}
+			io.WriteString(w, `<?xml version="1.0"?><d:multistatus xmlns:d="DAV:"/>`)
+		})
+	}
+	var l struct {
+		Todos []calendar.Todo `json:"todos"`
+		Count int             `json:"count"`
+	}
+	s.OK("nc_calendar_search_todos", map[string]any{"summary_contains": "REPORT"}, &l)
+	if l.Count != 1 || !strings.Contains(strings.ToLower(l.Todos[0].Summary), "report") {
+		t.Fatalf("search = %+v", l)
+	}
+	reports := r.Sent("REPORT")
+	if len(reports) != 3 {
+		t.Fatalf("%d REPORTs, want one per calendar taking tasks (3)", len(reports))
+	}
+	for _, req := range reports {
+		body, _ := io.ReadAll(req.Body)
+		for _, want := range []string{`name="VTODO"`, `name="SUMMARY"`, `collation="i;ascii-casemap"`, `>REPORT<`} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("REPORT %s lacks %s:\n%s", req.URL.Path, want, body)
+			}
+		}
+	}
+
+	s.OK("nc_calendar_search_todos", map[string]any{"summary_contains": "Überweisung"}, &l)
+	for _, req := range r.Sent("REPORT")[3:] {
+		if body, _ := io.ReadAll(req.Body); strings.Contains(string(body), "prop-filter") {
+			t.Errorf("a search beyond ASCII filtered on the server, whose collation does not fold its case:\n%s", body)
+		}
+	}
+}

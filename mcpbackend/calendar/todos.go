@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-ical"
+	"github.com/emersion/go-webdav/caldav"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/scopegate/scopegate/mcpbackend/davclient"
@@ -217,19 +220,30 @@ func todoCalendar(ctx context.Context, s store, name string) (davclient.Calendar
 	if name != "" {
 		return oneCalendar(ctx, s, name)
 	}
-	cals, err := s.dav.Calendars(ctx)
+	// The user's recent listing will do for choosing where a new task
+	// goes; without one that takes tasks, ask the server before saying
+	// there is none.
+	cals, err := s.dav.CachedCalendars(ctx)
+	if err == nil && !slices.ContainsFunc(cals, takesTasks) {
+		cals, err = s.dav.Calendars(ctx)
+	}
 	if err != nil {
 		return davclient.Calendar{}, step("listing calendars", err)
 	}
 	var names []string
 	for _, c := range cals {
-		if !c.ReadOnly && !c.Subscription && !strings.HasPrefix(c.Name, "app-generated--") && c.Accepts(ical.CompToDo) {
+		if takesTasks(c) {
 			return c, nil
 		}
 		names = append(names, fmt.Sprintf("%s %v", c.Name, c.Components))
 	}
 	return davclient.Calendar{}, step("choosing a calendar", fmt.Errorf("no calendar accepts tasks (VTODO) and is writable (calendars: %s); create one with %s and call nc_calendar_create_todo again",
 		strings.Join(names, ", "), createCalendarCall))
+}
+
+// takesTasks tells whether a new task may go to c.
+func takesTasks(c davclient.Calendar) bool {
+	return !c.ReadOnly && !c.Subscription && !strings.HasPrefix(c.Name, "app-generated--") && c.Accepts(ical.CompToDo)
 }
 
 func updateTodoTool(s store) tooldef.Tool {
@@ -418,7 +432,7 @@ func (s store) todos(ctx context.Context, f todoFilter) (*mcp.CallToolResult, er
 		return nil, err
 	}
 	perCal, err := eachCalendar(ctx, cals, func(ctx context.Context, cal davclient.Calendar) ([]Todo, error) {
-		objs, err := s.query(ctx, cal, ical.CompToDo, time.Time{}, time.Time{})
+		objs, err := s.todoObjects(ctx, cal, f)
 		if err != nil {
 			return nil, step("listing tasks of "+cal.Name, err)
 		}
@@ -445,4 +459,32 @@ func (s store) todos(ctx context.Context, f todoFilter) (*mcp.CallToolResult, er
 	}
 	res.Count = len(res.Todos)
 	return structured(res)
+}
+
+// todoObjects returns the task objects of cal that f may accept: with
+// summary_contains in ASCII, the server filters them by summary
+// (calendar-query text-match), so a search does not download every task
+// of every calendar; f.match still decides. Text beyond ASCII, whose case
+// the standard collation does not fold, and servers refusing the filter
+// get every task.
+func (s store) todoObjects(ctx context.Context, cal davclient.Calendar, f todoFilter) ([]caldav.CalendarObject, error) {
+	if f.SummaryContains != nil && *f.SummaryContains != "" && isASCII(*f.SummaryContains) {
+		objs, err := s.dav.CalendarObjectsContaining(ctx, cal.Href, ical.CompToDo, ical.PropSummary, *f.SummaryContains)
+		if err == nil {
+			return objs, nil
+		}
+		if st := davclient.StatusOf(err); st != http.StatusBadRequest && st != http.StatusForbidden && st != http.StatusNotImplemented && st < 500 {
+			return nil, err
+		}
+	}
+	return s.query(ctx, cal, ical.CompToDo, time.Time{}, time.Time{})
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

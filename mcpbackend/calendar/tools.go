@@ -124,17 +124,25 @@ func structured(v any) (*mcp.CallToolResult, error) {
 
 // calendarsFor resolves calendar_name, or all calendars accepting comp
 // when it is empty or all is set.
+//
+// A named calendar is resolved from the user's recent listing
+// (davclient.FindCalendar), which spares Nextcloud's most expensive
+// request before an operation on one calendar; a scan of every calendar
+// lists them afresh.
 func calendarsFor(ctx context.Context, s store, name string, all bool, comp string) ([]davclient.Calendar, error) {
+	if name != "" && !all {
+		cal, err := s.dav.FindCalendar(ctx, name)
+		if _, missing := errors.AsType[*davclient.NotFoundError](err); missing {
+			return nil, step("finding the calendar", err)
+		}
+		if err != nil {
+			return nil, step("listing calendars", err)
+		}
+		return []davclient.Calendar{cal}, nil
+	}
 	cals, err := s.dav.Calendars(ctx)
 	if err != nil {
 		return nil, step("listing calendars", err)
-	}
-	if name != "" && !all {
-		cal, err := davclient.PickCalendar(cals, name)
-		if err != nil {
-			return nil, step("finding the calendar", err)
-		}
-		return []davclient.Calendar{cal}, nil
 	}
 	var out []davclient.Calendar
 	for _, cal := range cals {

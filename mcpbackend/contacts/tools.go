@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"path"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-vcard"
 	"github.com/emersion/go-webdav/carddav"
@@ -83,16 +85,29 @@ type AddressBook struct {
 	WritesVersion string   `json:"writes_version" jsonschema:"the vCard version new and updated contacts are stored in"`
 }
 
+// books lists the address books afresh, to show them or search them all.
 func (s store) books(ctx context.Context) ([]carddav.AddressBook, error) {
-	h, err := s.dav.Homes(ctx)
-	if err != nil {
-		return nil, step("discovering the address book home", err)
-	}
-	books, err := s.dav.CardDAV().FindAddressBooks(ctx, h.AddressBooks)
+	books, err := s.dav.AddressBooks(ctx)
 	if err != nil {
 		return nil, step("listing address books", err)
 	}
 	return books, nil
+}
+
+// pick finds the book called name (its path segment, else its display
+// name ignoring case) among books.
+func pick(books []carddav.AddressBook, name string) (carddav.AddressBook, bool) {
+	for _, b := range books {
+		if bookName(b) == name {
+			return b, true
+		}
+	}
+	for _, b := range books {
+		if strings.EqualFold(b.Name, name) {
+			return b, true
+		}
+	}
+	return carddav.AddressBook{}, false
 }
 
 func bookName(b carddav.AddressBook) string {
@@ -125,20 +140,22 @@ func (s store) book(ctx context.Context, name string) (carddav.AddressBook, erro
 	if name == "" {
 		return carddav.AddressBook{}, step("checking arguments", errors.New("addressbook is required"))
 	}
+	// The user's recent listing resolves the name without Nextcloud's
+	// listing request; a name it lacks is looked up afresh.
+	if cached, err := s.dav.CachedAddressBooks(ctx); err == nil {
+		if b, ok := pick(cached, name); ok {
+			return b, nil
+		}
+	}
 	books, err := s.books(ctx)
 	if err != nil {
 		return carddav.AddressBook{}, err
 	}
-	for _, b := range books {
-		if bookName(b) == name {
-			return b, nil
-		}
+	if b, ok := pick(books, name); ok {
+		return b, nil
 	}
 	var names []string
 	for _, b := range books {
-		if strings.EqualFold(b.Name, name) {
-			return b, nil
-		}
 		names = append(names, bookName(b))
 	}
 	return carddav.AddressBook{}, step("finding the address book", &davclient.NotFoundError{What: "address book", Name: name, Known: names})
@@ -152,6 +169,54 @@ func (s store) all(ctx context.Context, b carddav.AddressBook) ([]carddav.Addres
 	}
 	return objs, nil
 }
+
+// searchedProps are the vCard properties matches looks at; a server-side
+// filter on them returns every card matches can accept.
+var searchedProps = []string{
+	vcard.FieldUID, vcard.FieldFormattedName, vcard.FieldName, vcard.FieldNickname,
+	vcard.FieldOrganization, vcard.FieldTitle, vcard.FieldNote, vcard.FieldCategories,
+	vcard.FieldEmail, vcard.FieldTelephone, vcard.FieldAddress,
+}
+
+// search returns the cards of b that may match query: the server filters
+// by text (addressbook-query, RFC 6352 §8.6: any of searchedProps
+// contains the query, case-insensitively), so a search does not download
+// the whole book, which for Nextcloud's system address book is every
+// account of the instance. matches then decides exactly. A query with
+// three digits or more may match a phone number by its digits ("+44 20"
+// finds "+442079460001"), which no text-match expresses, so its book is
+// read whole; so is every book of a server that refused the filter.
+func (s store) search(ctx context.Context, b carddav.AddressBook, query string) ([]carddav.AddressObject, error) {
+	q := strings.TrimSpace(query)
+	if q == "" || byDigits(q) || s.dav.TextFilterRefused() {
+		return s.all(ctx, b)
+	}
+	filters := make([]carddav.PropFilter, 0, len(searchedProps))
+	for _, name := range searchedProps {
+		filters = append(filters, carddav.PropFilter{Name: name, TextMatches: []carddav.TextMatch{{Text: q, MatchType: carddav.MatchContains}}})
+	}
+	objs, err := s.dav.CardDAV().QueryAddressBook(ctx, b.Path, &carddav.AddressBookQuery{
+		DataRequest: carddav.AddressDataRequest{AllProp: true},
+		PropFilters: filters,
+		FilterTest:  carddav.FilterAnyOf,
+	})
+	if err != nil {
+		// Radicale 3 fails (500) on text-match against structured
+		// properties such as N, ORG and ADR; other servers may answer
+		// 400, 403 or 501. Remembered, so it costs one request per
+		// server, not one per search.
+		if st := davclient.StatusOf(err); st == http.StatusBadRequest || st == http.StatusForbidden || st == http.StatusNotImplemented || st >= 500 {
+			s.dav.RefuseTextFilter()
+			return s.all(ctx, b)
+		}
+		return nil, step("searching address book "+bookName(b), err)
+	}
+	return objs, nil
+}
+
+// byDigits tells whether matches may accept a card for its phone number's
+// digits alone: any query with three digits or more.
+func byDigits(q string) bool { return len(digits(q)) >= 3 }
 
 // byUID locates a contact by UID; its href comes from the server, since
 // cards made by other clients are not necessarily named <UID>.vcf.
@@ -257,20 +322,41 @@ type listArgs struct {
 	Limit       *int   `json:"limit"`
 }
 
+// parallelBooks bounds the address books one call reads at a time.
+const parallelBooks = 4
+
 func (s store) contacts(ctx context.Context, books []carddav.AddressBook, query string, limit int) (contactsResult, error) {
 	res := contactsResult{Contacts: []Contact{}}
-	for _, b := range books {
-		objs, err := s.all(ctx, b)
-		if err != nil {
-			return res, err
-		}
-		for _, o := range objs {
-			c := contactFrom(o.Card)
-			c.AddressBook, c.Href, c.ETag = bookName(b), o.Path, o.ETag
-			if query == "" || matches(c, query) {
-				res.Contacts = append(res.Contacts, c)
+	perBook := make([][]Contact, len(books))
+	errs := make([]error, len(books))
+	sem := make(chan struct{}, parallelBooks)
+	var wg sync.WaitGroup
+	for i, b := range books {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			objs, err := s.search(ctx, b, query)
+			if err != nil {
+				errs[i] = err
+				return
 			}
+			for _, o := range objs {
+				c := contactFrom(o.Card)
+				c.AddressBook, c.Href, c.ETag = bookName(b), o.Path, o.ETag
+				if query == "" || matches(c, query) {
+					perBook[i] = append(perBook[i], c)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range books {
+		if errs[i] != nil {
+			return res, errs[i]
 		}
+		res.Contacts = append(res.Contacts, perBook[i]...)
 	}
 	sort.SliceStable(res.Contacts, func(i, j int) bool {
 		return strings.ToLower(res.Contacts[i].FullName) < strings.ToLower(res.Contacts[j].FullName)
@@ -407,6 +493,7 @@ func deleteAddressBookTool(s store) tooldef.Tool {
 			if err != nil {
 				return nil, err
 			}
+			defer s.dav.ForgetCollections(ctx)
 			if err := s.dav.Delete(ctx, b.Path, ""); err != nil {
 				return nil, step("deleting address book "+a.Name, err)
 			}
@@ -503,9 +590,6 @@ func createContactTool(s store) tooldef.Tool {
 			if err != nil {
 				return nil, err
 			}
-			if _, err := s.byUID(ctx, b, a.UID); err == nil {
-				return nil, step("checking the UID", fmt.Errorf("a contact with UID %q already exists in %s; update it instead", a.UID, bookName(b)))
-			}
 			card := vcard.Card{}
 			card.SetValue(vcard.FieldVersion, "4.0")
 			card.SetValue(vcard.FieldUID, a.UID)
@@ -519,6 +603,9 @@ func createContactTool(s store) tooldef.Tool {
 				file = randomName()
 			}
 			href := davclient.ChildHref(b.Path, file+".vcf")
+			// Create-only (If-None-Match: *), and a UID already in the book
+			// is the server's to refuse (RFC 6352 §6.3.2.1 no-uid-conflict:
+			// Nextcloud answers 400, Radicale 409), so no lookup first.
 			co, err := s.dav.CardDAV().PutAddressObject(davclient.WithPrecondition(ctx, davclient.Precondition{IfNoneMatch: true}), href, card)
 			if err != nil {
 				return nil, step("storing the contact", err)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -230,14 +231,26 @@ func (c *Client) Calendars(ctx context.Context) ([]Calendar, error) {
 	}
 	ms, err := c.propfind(withWebcalCaching(ctx, "Off"), h.Calendars, "1", calendarProps)
 	if err != nil {
-		return nil, err
+		return nil, c.ForgetHomesOn(ctx, err)
 	}
-	return calendarsFrom(ms), nil
+	cals := calendarsFrom(ms)
+	if cals == nil {
+		cals = []Calendar{}
+	}
+	c.storeCollections(ctx, func(e *collectionsEntry) { e.cals, e.calsAt = slices.Clone(cals), time.Now() })
+	return cals, nil
 }
 
 // FindCalendar returns the calendar whose name (path segment) is name, or
-// failing that the one whose display name is name, ignoring case.
+// failing that the one whose display name is name, ignoring case. It
+// resolves from the cached listing (CachedCalendars) and asks the server
+// again when that lacks name.
 func (c *Client) FindCalendar(ctx context.Context, name string) (Calendar, error) {
+	if e, ok := c.cachedCollections(ctx); ok && e.cals != nil && time.Since(e.calsAt) < collectionsTTL {
+		if cal, err := PickCalendar(e.cals, name); err == nil {
+			return cal, nil
+		}
+	}
 	cals, err := c.Calendars(ctx)
 	if err != nil {
 		return Calendar{}, err
@@ -340,6 +353,7 @@ func (c *Client) CreateCalendar(ctx context.Context, nc NewCalendar) (Calendar, 
 		return Calendar{}, err
 	}
 	resp.Body.Close()
+	c.ForgetCollections(ctx)
 	return c.waitForCalendar(ctx, href)
 }
 
@@ -376,6 +390,9 @@ func (c *Client) Delete(ctx context.Context, href, etag string) error {
 		return err
 	}
 	resp.Body.Close()
+	if strings.HasSuffix(href, "/") {
+		c.ForgetCollections(ctx)
+	}
 	return nil
 }
 
@@ -416,6 +433,7 @@ func (c *Client) CreateAddressBook(ctx context.Context, name, displayName, descr
 		return "", err
 	}
 	resp.Body.Close()
+	c.ForgetCollections(ctx)
 	return href, nil
 }
 
@@ -470,6 +488,7 @@ func (c *Client) UpdateCalendar(ctx context.Context, href string, ch CalendarCha
 	if err != nil {
 		return Calendar{}, err
 	}
+	c.ForgetCollections(ctx)
 	var res proppatchResult
 	err = xml.NewDecoder(resp.Body).Decode(&res)
 	resp.Body.Close()

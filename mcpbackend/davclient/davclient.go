@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-webdav/caldav"
@@ -65,7 +66,8 @@ func FromNextcloud(c *nextcloud.Client) (*Client, error) {
 type sharedKey struct{}
 
 // Client talks CalDAV and CardDAV to one server. It is safe for concurrent
-// use; discovered home sets are cached per set of credentials.
+// use; discovered home sets are cached per user, collection listings
+// briefly per set of credentials (collectioncache.go).
 type Client struct {
 	base *url.URL
 	hc   *http.Client
@@ -77,6 +79,10 @@ type Client struct {
 
 	mu    sync.Mutex
 	homes map[string]homesEntry
+	cols  map[string]collectionsEntry
+
+	// noTextFilter is set once the server refused a text-match filter.
+	noTextFilter atomic.Bool
 }
 
 // New returns a client for cfg.
@@ -108,7 +114,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("davclient: %w", err)
 	}
-	return &Client{
+	c := &Client{
 		base:  base,
 		hc:    hc,
 		doer:  d,
@@ -116,7 +122,10 @@ func New(cfg Config) (*Client, error) {
 		cal:   cal,
 		card:  card,
 		homes: map[string]homesEntry{},
-	}, nil
+		cols:  map[string]collectionsEntry{},
+	}
+	d.refused = c.refused
+	return c, nil
 }
 
 // CalDAV returns the go-webdav CalDAV client. Requests made with a context
@@ -171,6 +180,9 @@ func UnquoteETag(etag string) string {
 type doer struct {
 	hc    *http.Client
 	sleep func(context.Context, time.Duration) error
+	// refused is told of every final non-2xx answer, so the caller's
+	// caches do not outlive what the server says (Client.refused).
+	refused func(context.Context, int)
 }
 
 // maxRetries and retryCap bound the waiting on a server that asks to be
@@ -229,6 +241,9 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 		wait, again := retryAfter(req, resp, attempt)
 		if !again {
 			defer resp.Body.Close()
+			if d.refused != nil {
+				d.refused(ctx, resp.StatusCode)
+			}
 			return nil, newHTTPError(req, resp)
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
@@ -243,6 +258,16 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 			}
 			req.Body = body
 		}
+	}
+}
+
+// refused drops what the caller's caches hold once the server refuses a
+// request: the collection lists always (the collection may be gone or
+// changed), the discovery too when the credentials were refused.
+func (c *Client) refused(ctx context.Context, status int) {
+	c.ForgetCollections(ctx)
+	if status == http.StatusUnauthorized {
+		c.forgetHomes(ctx)
 	}
 }
 

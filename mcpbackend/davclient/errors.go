@@ -26,6 +26,9 @@ type HTTPError struct {
 	Precondition string
 	// RequestID is Nextcloud's X-Request-Id, the key of its log line.
 	RequestID string
+	// CreateOnly marks a request sent with If-None-Match: *, whose 412
+	// means the target exists, whatever the server's message says.
+	CreateOnly bool
 }
 
 func (e *HTTPError) Error() string {
@@ -49,7 +52,8 @@ type davError struct {
 const maxErrorBody = 16 << 10
 
 func newHTTPError(req *http.Request, resp *http.Response) *HTTPError {
-	e := &HTTPError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
+	e := &HTTPError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id"),
+		CreateOnly: req.Header.Get("If-None-Match") == "*"}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch {
@@ -136,8 +140,13 @@ func hintFor(e *HTTPError) string {
 	case http.StatusConflict:
 		return "The request conflicts with the server's state, for example an object with the same UID already exists in this collection or the parent collection is missing"
 	case http.StatusPreconditionFailed:
-		if e.Method == http.MethodPut && strings.Contains(e.Message, "If-None-Match") {
+		if e.Method == http.MethodPut && (e.CreateOnly || strings.Contains(e.Message, "If-None-Match")) {
 			return "An object already exists at this location; read it and update it instead"
+		}
+		if e.Method == http.MethodDelete {
+			// Deletes are conditional on the ETag the object was found
+			// with, so a change made in between is not thrown away.
+			return "The object was changed by someone else between finding and deleting it (its ETag no longer matches), so nothing was deleted; read it again and delete it again if it should still go"
 		}
 		return "The object was changed by someone else since it was read (its ETag no longer matches). Re-read it, re-apply the change to the current version and retry with the new etag; nothing was overwritten"
 	case http.StatusMethodNotAllowed:

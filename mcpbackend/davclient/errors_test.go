@@ -68,6 +68,10 @@ func TestExplain(t *testing.T) {
 	}{
 		{&HTTPError{Method: "PUT", Status: 412, Message: "An If-Match header was specified, but none of the specified ETags matched."},
 			[]string{"t failed: storing (HTTP 412): An If-Match header was specified", "Re-read it", "nothing was overwritten"}},
+		{&HTTPError{Method: "PUT", Status: 412, Message: "Precondition failed.", CreateOnly: true},
+			[]string{"already exists at this location"}},
+		{&HTTPError{Method: "DELETE", Status: 412, Message: "An If-Match header was specified, but none of the specified ETags matched."},
+			[]string{"(HTTP 412)", "changed by someone else", "nothing was deleted", "delete it again"}},
 		{&HTTPError{Method: "PUT", Status: 412, Message: "An If-None-Match header was specified, but the ETag matched (or * was specified)."},
 			[]string{"already exists at this location"}},
 		{&HTTPError{Method: "DELETE", Status: 403, Message: "Forbidden"},

@@ -308,3 +308,78 @@ func TestNextcloudUpdateCalendar(t *testing.T) {
 		t.Errorf("PROPPATCH sets a property not asked for:\n%s", body)
 	}
 }
+
+// Discovery against Nextcloud is two requests: the DAV root's
+// current-user-principal (core/15), then both home sets and the
+// scheduling properties from the principal in one PROPFIND (core/16).
+// The well-known lookup is only made when the Nextcloud root does not
+// answer.
+func TestNextcloudDiscoveryRoundTrips(t *testing.T) {
+	r := nextcloudfake.NewDAVReplay(t, "core/15", "core/16")
+	if _, err := client(t, r).Homes(adminCtx()); err != nil {
+		t.Fatal(err)
+	}
+	var sent []string
+	for _, req := range r.Sent("PROPFIND") {
+		sent = append(sent, req.URL.Path)
+	}
+	want := []string{"/remote.php/dav/", "/remote.php/dav/principals/users/admin/"}
+	if !slices.Equal(sent, want) {
+		t.Errorf("discovery sent PROPFIND %q, want %q", sent, want)
+	}
+	if u := r.Unmatched(); len(u) != 0 {
+		t.Errorf("requests no recording answers: %q", u)
+	}
+}
+
+// A cached discovery is dropped when the server says it no longer holds:
+// the home answers 404 (the user was renamed or deleted), or the
+// credentials answer 401.
+func TestDiscoveryForgottenWhenStale(t *testing.T) {
+	for _, status := range []int{http.StatusNotFound, http.StatusUnauthorized} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			r := nextcloudfake.NewDAVReplay(t, "core/15", "core/16")
+			r.Handle("PROPFIND", "/remote.php/dav/calendars/admin/", func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(status)
+			})
+			c := client(t, r)
+			if _, err := c.Homes(adminCtx()); err != nil {
+				t.Fatal(err)
+			}
+			discovery := len(r.Sent("PROPFIND"))
+			if _, err := c.Homes(adminCtx()); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(r.Sent("PROPFIND")); n != discovery {
+				t.Fatalf("a second Homes sent %d PROPFINDs, want the cached answer", n-discovery)
+			}
+			if _, err := c.Calendars(adminCtx()); davclient.StatusOf(err) != status {
+				t.Fatalf("listing calendars: %v, want HTTP %d", err, status)
+			}
+			before := len(r.Sent("PROPFIND"))
+			if _, err := c.Homes(adminCtx()); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(r.Sent("PROPFIND")) - before; n != discovery {
+				t.Errorf("after HTTP %d, Homes sent %d PROPFINDs, want a fresh discovery (%d)", status, n, discovery)
+			}
+		})
+	}
+}
+
+// Basic credentials are cached by login name, so a rotated app password
+// keeps the user's discovery; bearer tokens, which name no user, by a
+// hash of the token.
+func TestDiscoveryKeyedByUser(t *testing.T) {
+	r := nextcloudfake.NewDAVReplay(t, "core/15", "core/16")
+	c := client(t, r)
+	rotated := nextcloud.WithCredentials(context.Background(), nextcloud.Basic{Username: "admin", Password: "new-app-password"})
+	for _, ctx := range []context.Context{adminCtx(), rotated} {
+		if _, err := c.Homes(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(r.Sent("PROPFIND")); n != 2 {
+		t.Errorf("%d PROPFINDs for one user with two app passwords, want one discovery (2)", n)
+	}
+}

@@ -13,9 +13,10 @@ import (
 	"github.com/emersion/go-webdav/caldav"
 )
 
-// uidQuery is a calendar-query REPORT selecting objects by UID (RFC 4791
-// §7.8.6). go-webdav's client drops prop-filters, and without one a
-// lookup would download the whole calendar.
+// uidQuery is a calendar-query REPORT selecting objects by the text of a
+// property, such as the UID (RFC 4791 §7.8.6). go-webdav's client drops
+// prop-filters, and without one a lookup would download the whole
+// calendar.
 type uidQuery struct {
 	XMLName xml.Name `xml:"urn:ietf:params:xml:ns:caldav calendar-query"`
 	Prop    struct {
@@ -56,12 +57,26 @@ type objectMultistatus struct {
 // component comp has a UID containing uid (text-match is a substring
 // match, so callers compare the UID exactly).
 func (c *Client) CalendarObjectsByUID(ctx context.Context, href, comp, uid string) ([]caldav.CalendarObject, error) {
+	return c.textQuery(ctx, href, comp, ical.PropUID, "i;octet", uid)
+}
+
+// CalendarObjectsContaining asks the calendar at href for the objects
+// whose component comp has a property prop containing text, ignoring
+// ASCII case (i;ascii-casemap, which every CalDAV server supports, RFC
+// 4791 §7.5.1). It is a pre-filter: callers still compare exactly, and
+// must not use it for text beyond ASCII, whose case the collation does
+// not fold.
+func (c *Client) CalendarObjectsContaining(ctx context.Context, href, comp, prop, text string) ([]caldav.CalendarObject, error) {
+	return c.textQuery(ctx, href, comp, prop, "i;ascii-casemap", text)
+}
+
+func (c *Client) textQuery(ctx context.Context, href, comp, prop, collation, text string) ([]caldav.CalendarObject, error) {
 	var q uidQuery
 	q.Filter.Calendar.Name = ical.CompCalendar
 	q.Filter.Calendar.Component.Name = comp
-	q.Filter.Calendar.Component.Prop.Name = ical.PropUID
-	q.Filter.Calendar.Component.Prop.Match.Collation = "i;octet"
-	q.Filter.Calendar.Component.Prop.Match.Text = uid
+	q.Filter.Calendar.Component.Prop.Name = prop
+	q.Filter.Calendar.Component.Prop.Match.Collation = collation
+	q.Filter.Calendar.Component.Prop.Match.Text = text
 	body, err := xml.Marshal(q)
 	if err != nil {
 		return nil, fmt.Errorf("encoding calendar-query: %w", err)

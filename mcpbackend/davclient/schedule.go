@@ -33,71 +33,17 @@ type FreeBusyAnswer struct {
 // scheduling outbox (RFC 6638), such as Radicale.
 var ErrNoScheduling = errors.New("the server offers no CalDAV scheduling outbox, so other people's free/busy time is not available")
 
-type schedulingProps struct {
-	Responses []struct {
-		Propstats []struct {
-			Status string `xml:"DAV: status"`
-			Prop   struct {
-				Outbox struct {
-					Href string `xml:"DAV: href"`
-				} `xml:"urn:ietf:params:xml:ns:caldav schedule-outbox-URL"`
-				Addresses struct {
-					Hrefs []string `xml:"DAV: href"`
-				} `xml:"urn:ietf:params:xml:ns:caldav calendar-user-address-set"`
-			} `xml:"DAV: prop"`
-		} `xml:"DAV: propstat"`
-	} `xml:"DAV: response"`
-}
-
-// scheduling finds the user's outbox and calendar user addresses on the
-// principal (RFC 6638 §2.2, §2.4.1).
+// scheduling returns the user's outbox and calendar user addresses (RFC
+// 6638 §2.2, §2.4.1), which discovery read from the principal.
 func (c *Client) scheduling(ctx context.Context) (outbox string, addresses []string, err error) {
-	h, err := c.Homes(ctx)
+	e, err := c.homesEntry(ctx)
 	if err != nil {
 		return "", nil, err
 	}
-	if h.Principal == "" {
+	if e.homes.Principal == "" || e.outbox == "" {
 		return "", nil, ErrNoScheduling
 	}
-	props := []emptyProp{
-		{xml.Name{Space: nsCalDAV, Local: "schedule-outbox-URL"}},
-		{xml.Name{Space: nsCalDAV, Local: "calendar-user-address-set"}},
-	}
-	var pf propfindBody
-	pf.Prop.Props = props
-	body, err := xml.Marshal(pf)
-	if err != nil {
-		return "", nil, fmt.Errorf("encoding PROPFIND: %w", err)
-	}
-	hdr := http.Header{}
-	hdr.Set("Content-Type", "application/xml; charset=utf-8")
-	hdr.Set("Depth", "0")
-	resp, err := c.send(ctx, "PROPFIND", h.Principal, bytes.NewReader(append([]byte(xml.Header), body...)), hdr)
-	if err != nil {
-		return "", nil, err
-	}
-	defer resp.Body.Close()
-	var ms schedulingProps
-	if err := xml.NewDecoder(resp.Body).Decode(&ms); err != nil {
-		return "", nil, fmt.Errorf("decoding the principal's scheduling properties: %w", err)
-	}
-	for _, r := range ms.Responses {
-		for _, ps := range r.Propstats {
-			if !strings.Contains(ps.Status, " 200") {
-				continue
-			}
-			if ps.Prop.Outbox.Href != "" {
-				outbox = strings.TrimSpace(ps.Prop.Outbox.Href)
-			}
-			for _, a := range ps.Prop.Addresses.Hrefs {
-				addresses = append(addresses, strings.TrimSpace(a))
-			}
-		}
-	}
-	if outbox == "" {
-		return "", nil, ErrNoScheduling
-	}
-	return outbox, addresses, nil
+	return e.outbox, e.addresses, nil
 }
 
 type scheduleResponse struct {
