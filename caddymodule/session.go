@@ -59,6 +59,7 @@ func (g *Gateway) bindSession(w http.ResponseWriter, r *http.Request, next caddy
 // no storage.
 func (g *Gateway) setupSessionKeys(storage certmagic.Storage) {
 	g.sessionKeys = sessionbind.NewKeyring(storage, g.Resource, time.Duration(g.SessionKeyRotation), time.Duration(g.SessionKeyOverlap), nil)
+	g.sessionKeys.Warn = func(err error) { g.logger.Warn("session keys", zap.Error(err)) }
 }
 
 // sessionKeysUnavailable answers a request whose session cannot be judged

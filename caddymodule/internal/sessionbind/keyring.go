@@ -32,6 +32,8 @@ const (
 	// client sending made-up key ids must not turn every request into a
 	// storage read.
 	refreshEvery = time.Second
+	// rotationRetry spaces the attempts after a failed rotation.
+	rotationRetry = time.Minute
 	// lockTimeout bounds waiting for another replica's storage lock.
 	lockTimeout = 20 * time.Second
 )
@@ -60,9 +62,14 @@ type Keyring struct {
 	overlap  time.Duration
 	now      func() time.Time
 
-	mu     sync.Mutex
-	keys   []sessionKey // newest first; nil until loaded
-	loaded time.Time    // last read of storage
+	// Warn, if set, hears of failures that do not stop the ring from
+	// working (a failed rotation).
+	Warn func(error)
+
+	mu           sync.Mutex
+	keys         []sessionKey // newest first; nil until loaded
+	loaded       time.Time    // last read of storage
+	nextRotation time.Time    // no rotation attempt before this, after a failed one
 }
 
 // NewKeyring returns the ring of resource kept in storage. rotation and
@@ -149,10 +156,21 @@ func (k *Keyring) ensure(ctx context.Context) error {
 			return err
 		}
 	}
-	if k.keys != nil && !k.due() {
+	if k.keys == nil {
+		return k.createOrRotate(ctx)
+	}
+	if !k.due() || k.now().Before(k.nextRotation) {
 		return nil
 	}
-	return k.createOrRotate(ctx)
+	// A rotation that fails (storage read-only or down) keeps the ring
+	// in use, and is tried again a minute later, not on every request.
+	if err := k.createOrRotate(ctx); err != nil {
+		k.nextRotation = k.now().Add(rotationRetry)
+		if k.Warn != nil {
+			k.Warn(fmt.Errorf("rotating the session keys failed; the current key stays in use: %w", err))
+		}
+	}
+	return nil
 }
 
 // due reports whether the current key is older than the rotation period.

@@ -3,6 +3,7 @@ package sessionbind
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -222,6 +223,36 @@ func TestKeyCreationRace(t *testing.T) {
 		}
 	}
 }
+
+// TestRotationFailureKeepsRing: a rotation that cannot be stored (storage
+// read-only) keeps the current key in use instead of refusing sessions.
+func TestRotationFailureKeepsRing(t *testing.T) {
+	dir := t.TempDir()
+	c := newClock()
+	k := NewKeyring(fileStorage(t, dir), testResource, time.Hour, time.Hour, c.now)
+	w := wrap(t, k, "s", "alice")
+	var warned int
+	k.storage = readOnly{k.storage}
+	k.Warn = func(error) { warned++ }
+	c.advance(time.Hour)
+	if again := wrap(t, k, "s", "alice"); again != w {
+		t.Errorf("after a failed rotation the id is %q, want the current key's %q", again, w)
+	}
+	wrap(t, k, "s", "alice") // no second attempt within the retry delay
+	if _, ok := unwrap(t, k, w, "alice"); !ok || warned != 1 {
+		t.Errorf("accepted %v, %d warnings; want accepted and one warning", ok, warned)
+	}
+}
+
+// readOnly refuses writes and locks, as a read-only storage.
+type readOnly struct{ certmagic.Storage }
+
+func (readOnly) Lock(context.Context, string) error { return errReadOnly }
+func (readOnly) Store(context.Context, string, []byte) error {
+	return errReadOnly
+}
+
+var errReadOnly = errors.New("read-only file system")
 
 // TestCorruptRingReplaced: an unreadable ring is replaced, not a reason to
 // refuse every session forever.
