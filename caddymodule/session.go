@@ -39,8 +39,10 @@ func (g *Gateway) bindSession(w http.ResponseWriter, r *http.Request, next caddy
 			return next, true, g.sessionKeysUnavailable(w, err)
 		}
 		// A backend id this replica saw created for another subject (a
-		// backend that handed one id out twice) stays refused.
-		if !ok || g.sessions.Lookup(backendID, subject) == sessionbind.Foreign {
+		// backend that handed one id out twice) stays refused, and so does
+		// one ended through this replica: not every backend refuses an
+		// ended session (mcp-go's default session manager does not).
+		if !ok || g.sessions.Lookup(backendID, subject) == sessionbind.Foreign || g.endedSessions.Check(backendID, "") {
 			return next, true, g.sessionNotFound(w)
 		}
 		r.Header.Set(headerSession, backendID)
