@@ -464,25 +464,30 @@ func (w *replicaWorld) restart(t *testing.T, sessions bool) {
 		t.Errorf("call %d failed twice", i)
 	}
 	const victim = 1
-	before := w.counts(t)
-	for i := range 30 {
-		switch i {
-		case 10:
+	n := 0
+	for ; n < 20; n++ {
+		if n == 10 {
 			w.replicas[victim].proc.Stop()
-		case 20:
-			if err := w.start(t, victim); err != nil {
-				t.Fatalf("restarting replica %d: %v", victim, err)
-			}
 		}
-		call(i)
+		call(n)
 	}
-	t.Logf("30 calls around a restart: %d failed attempts, %d retried", failed, retried)
+	if err := w.start(t, victim); err != nil {
+		t.Fatalf("restarting replica %d: %v", victim, err)
+	}
+	// Calls go on until the front sends one to the restarted replica
+	// again (it leaves a failed replica out for fail_duration).
+	atRestart := w.counts(t)[victim]
+	deadline := time.Now().Add(30 * time.Second)
+	for ; w.counts(t)[victim] == atRestart; n++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted replica served none of %d calls after it came back", n-20)
+		}
+		call(n)
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("%d calls around a restart: %d failed attempts, %d retried", n, failed, retried)
 	if failed > 1 {
 		t.Errorf("%d failed calls around the restart, want at most one (retried)", failed)
-	}
-	after := w.counts(t)
-	if after[victim] == before[victim] {
-		t.Errorf("the restarted replica served none of the calls after it came back")
 	}
 	if r := replicaPost(t, w.replicas[victim].base(), owner, tr.GetSessionId(), `{"jsonrpc":"2.0","id":9,"method":"ping"}`); r.status != http.StatusOK {
 		t.Errorf("the session at the restarted replica: %s, want 200", statusOf(r))
