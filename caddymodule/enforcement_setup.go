@@ -84,7 +84,7 @@ func (g *Gateway) setupEnforcement(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("mcp_gateway: sessions: %w", err)
 	}
-	g.sessions, g.endedSessions, g.sessionKey = v.(pooledSessions).Store, v.(pooledSessions).ended, key
+	g.sessions, g.sessionEnds, g.sessionKey = v.(pooledSessions).Store, v.(pooledSessions).ended, key
 	if err := g.setupTasks(); err != nil {
 		return fmt.Errorf("mcp_gateway: tasks: %w", err)
 	}

@@ -213,17 +213,15 @@ type Gateway struct {
 	sessions     *sessionbind.Store
 	sessionKey   string
 	sessionKeys  *sessionbind.Keyring
-	// endedSessions holds the backend ids of sessions ended (DELETE)
-	// through this replica, refused from then on.
-	endedSessions *sessionbind.Store
-	tasks         *taskbind.Store
-	taskKey       string
-	disc          *discoveryState
-	fence         *fence
-	relist        *rediscovery
-	streams       *subjectCounter
-	body          bodyPace
-	slowLog       *onceLog
+	sessionEnds  *sessionbind.Store
+	tasks        *taskbind.Store
+	taskKey      string
+	disc         *discoveryState
+	fence        *fence
+	relist       *rediscovery
+	streams      *subjectCounter
+	body         bodyPace
+	slowLog      *onceLog
 }
 
 // ScopeRule requires scopes for the names a pattern matches. In a pattern
@@ -583,7 +581,7 @@ func (g *Gateway) passOther(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if sid := r.Header.Get(headerSession); sid != "" && rec.Status() >= 200 && rec.Status() < 300 {
 		g.sessions.Forget(sid)
-		g.endedSessions.Bind(sid, "")
+		g.sessionEnds.Bind(sid, "")
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ func (g *Gateway) bindSession(w http.ResponseWriter, r *http.Request, next caddy
 		// backend that handed one id out twice) stays refused, and so does
 		// one ended through this replica: not every backend refuses an
 		// ended session (mcp-go's default session manager does not).
-		if !ok || g.sessions.Lookup(backendID, subject) == sessionbind.Foreign || g.endedSessions.Check(backendID, "") {
+		if !ok || g.sessions.Lookup(backendID, subject) == sessionbind.Foreign || g.sessionEnds.Check(backendID, "") {
 			return next, true, g.sessionNotFound(w)
 		}
 		r.Header.Set(headerSession, backendID)
