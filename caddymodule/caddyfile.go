@@ -66,6 +66,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    body_timeout          <duration>         # default: 60s per MiB of max_body_size (408 above)
 //	    session_capacity      <n>                # default: 100000
 //	    session_idle_timeout  <duration>         # default: 12h
+//	    session_key_rotation  <duration>         # default: 24h
+//	    session_key_overlap   <duration>         # default: 24h
 //	    max_sessions_per_subject <n>             # default: 100 (429 above)
 //	    max_streams_per_subject  <n>             # default: 16 open GET streams (429 above)
 //
@@ -269,16 +271,23 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("session_capacity: %q is not a positive integer", v)
 			}
 			g.SessionCapacity = n
-		case "session_idle_timeout":
+		case "session_idle_timeout", "session_key_rotation", "session_key_overlap":
 			var v string
 			if !d.Args(&v) || d.NextArg() {
 				return d.ArgErr()
 			}
 			dur, err := caddy.ParseDuration(v)
 			if err != nil || dur <= 0 {
-				return d.Errf("session_idle_timeout: %q is not a positive duration", v)
+				return d.Errf("%s: %q is not a positive duration", opt, v)
 			}
-			g.SessionIdleTimeout = caddy.Duration(dur)
+			switch opt {
+			case "session_idle_timeout":
+				g.SessionIdleTimeout = caddy.Duration(dur)
+			case "session_key_rotation":
+				g.SessionKeyRotation = caddy.Duration(dur)
+			default:
+				g.SessionKeyOverlap = caddy.Duration(dur)
+			}
 		case "max_sessions_per_subject", "max_streams_per_subject":
 			var v string
 			if !d.Args(&v) || d.NextArg() {

@@ -43,6 +43,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		body_grace 5s
 		body_min_rate 2KiB/3s
 		body_timeout 30s
+		session_idle_timeout 2h
+		session_key_rotation 6h
+		session_key_overlap 3h
 	}`)
 	var g Gateway
 	if err := g.UnmarshalCaddyfile(d); err != nil {
@@ -72,6 +75,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		BodyMinBytes:          2048,
 		BodyRateWindow:        caddy.Duration(3 * time.Second),
 		BodyTimeout:           caddy.Duration(30 * time.Second),
+		SessionIdleTimeout:    caddy.Duration(2 * time.Hour),
+		SessionKeyRotation:    caddy.Duration(6 * time.Hour),
+		SessionKeyOverlap:     caddy.Duration(3 * time.Hour),
 	}
 	off := false
 	want.ForwardToken = &off

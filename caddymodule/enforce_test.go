@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -325,7 +326,8 @@ func TestEnforceListRequestHeaders(t *testing.T) {
 
 // TestEnforceSessionBinding: a legacy session belongs to the subject of
 // its initialize; any other subject gets the 404 of a missing session on
-// POST, GET and DELETE, and cannot end it; the owner can.
+// POST, GET and DELETE, and cannot end it; the owner can. The client
+// holds the wrapped id, the backend sees its own.
 func TestEnforceSessionBinding(t *testing.T) {
 	b := &fakeBackend{}
 	g := enforcingGateway(t, b)
@@ -360,8 +362,11 @@ func TestEnforceSessionBinding(t *testing.T) {
 	if w := serveNext(t, g, b, withSession(httptest.NewRequest(http.MethodDelete, "/mcp", nil), "alice", sid)); w.Code >= 300 {
 		t.Fatalf("owner's DELETE: %d", w.Code)
 	}
-	if w := serveNext(t, g, b, post("alice", `{"jsonrpc":"2.0","id":4,"method":"ping"}`, headerSession, sid)); w.Code != 404 {
-		t.Errorf("ended session: %d, want 404", w.Code)
+	// Ended through this replica: refused from then on, for backends that
+	// do not refuse it themselves.
+	before = b.count()
+	if w := serveNext(t, g, b, post("alice", `{"jsonrpc":"2.0","id":4,"method":"ping"}`, headerSession, sid)); w.Code != 404 || b.count() != before {
+		t.Errorf("ended session: %d (reached the backend %d times), want 404", w.Code, b.count()-before)
 	}
 }
 
@@ -387,10 +392,11 @@ func TestEnforceSessionIDReusedByBackend(t *testing.T) {
 	}}
 	g := enforcingGateway(t, b)
 	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}`
-	if w := serveNext(t, g, b, post("alice", init)); w.Code != 200 || w.Header().Get(headerSession) != "fixed-session" {
+	w := serveNext(t, g, b, post("alice", init))
+	if id, ok, _ := g.sessionKeys.Unwrap(context.Background(), w.Header().Get(headerSession), "alice"); w.Code != 200 || !ok || id != "fixed-session" {
 		t.Fatalf("alice's initialize: %d %v", w.Code, w.Header())
 	}
-	w := serveNext(t, g, b, post("bob", init))
+	w = serveNext(t, g, b, post("bob", init))
 	if w.Code != http.StatusBadGateway || w.Header().Get(headerSession) != "" || strings.Contains(w.Body.String(), "secret") {
 		t.Errorf("bob got alice's session id: %d %v %q", w.Code, w.Header(), w.Body)
 	}

@@ -68,14 +68,23 @@ func (g *Gateway) setupEnforcement(ctx caddy.Context) error {
 	g.streams = newSubjectCounter(g.MaxStreamsPerSubject)
 	// The bindings outlive config reloads: a reload must not make every
 	// legacy session unknown (404) to the new gateway instance.
-	key := fmt.Sprintf("%s|%d|%d|%s", g.Resource, capacity, perSubject, idle)
+	// An ended session's id is refused for as long as a wrapped id can
+	// live: rotation + overlap.
+	endedTTL := max(time.Duration(g.SessionKeyRotation), 0) + max(time.Duration(g.SessionKeyOverlap), 0)
+	if g.SessionKeyRotation <= 0 {
+		endedTTL += sessionbind.DefaultRotation
+	}
+	if g.SessionKeyOverlap <= 0 {
+		endedTTL += sessionbind.DefaultOverlap
+	}
+	key := fmt.Sprintf("%s|%d|%d|%s|%s", g.Resource, capacity, perSubject, idle, endedTTL)
 	v, _, err := sessionPool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return pooledSessions{sessionbind.New(capacity, perSubject, idle, nil)}, nil
+		return pooledSessions{sessionbind.New(capacity, perSubject, idle, nil), sessionbind.New(capacity, 0, endedTTL, nil)}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("mcp_gateway: sessions: %w", err)
 	}
-	g.sessions, g.sessionKey = v.(pooledSessions).Store, key
+	g.sessions, g.sessionEnds, g.sessionKey = v.(pooledSessions).Store, v.(pooledSessions).ended, key
 	if err := g.setupTasks(); err != nil {
 		return fmt.Errorf("mcp_gateway: tasks: %w", err)
 	}
@@ -86,7 +95,12 @@ func (g *Gateway) setupEnforcement(ctx caddy.Context) error {
 // resource and limits, reference-counted across reloads.
 var sessionPool = caddy.NewUsagePool()
 
-type pooledSessions struct{ *sessionbind.Store }
+// pooledSessions is this replica's count of sessions per subject, and the
+// sessions ended through it (DELETE), which it refuses from then on.
+type pooledSessions struct {
+	*sessionbind.Store
+	ended *sessionbind.Store
+}
 
 // Destruct implements caddy.Destructor; the store holds only memory.
 func (pooledSessions) Destruct() error { return nil }

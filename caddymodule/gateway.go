@@ -180,6 +180,16 @@ type Gateway struct {
 	// the authorization server's own endpoints and discovery documents.
 	FenceExempt []string `json:"fence_exempt,omitempty"`
 
+	// SessionKeyRotation is how long one key wraps new session ids
+	// before a new one replaces it (the keys live in Caddy storage,
+	// shared by every replica). Default 24h.
+	SessionKeyRotation caddy.Duration `json:"session_key_rotation,omitempty"`
+
+	// SessionKeyOverlap is how long a replaced key still verifies the
+	// ids it wrapped; a session id lives at least this long after a
+	// rotation, at most rotation + overlap. Default 24h.
+	SessionKeyOverlap caddy.Duration `json:"session_key_overlap,omitempty"`
+
 	// MaxStreamsPerSubject caps the GET listening streams one subject may
 	// hold open at once (429 above it). Default 16.
 	MaxStreamsPerSubject int `json:"max_streams_per_subject,omitempty"`
@@ -202,6 +212,8 @@ type Gateway struct {
 	discoverer   *scopecatalog.Discoverer
 	sessions     *sessionbind.Store
 	sessionKey   string
+	sessionKeys  *sessionbind.Keyring
+	sessionEnds  *sessionbind.Store
 	tasks        *taskbind.Store
 	taskKey      string
 	disc         *discoveryState
@@ -283,6 +295,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	if err := g.setupEnforcement(ctx); err != nil {
 		return err
 	}
+	g.setupSessionKeys(ctx.Storage())
 
 	if err := g.setupTokens(ctx, repl); err != nil {
 		return err
@@ -468,9 +481,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// 5. Tell the upstream who is calling, and nothing the client made up.
 	g.setIdentity(r, id)
 
-	// 6. A legacy session belongs to the subject that created it.
-	if !g.sessionOwned(r, id.Subject) {
-		return g.sessionNotFound(w)
+	// 6. A legacy session belongs to the subject that created it: the id
+	// the client holds is unwrapped for the backend, the backend's wrapped.
+	var answered bool
+	if next, answered, err = g.bindSession(w, r, next, id.Subject); answered {
+		return err
 	}
 
 	// 7. Only a POST carries a message; GET streams (filtered) and DELETE
@@ -566,6 +581,7 @@ func (g *Gateway) passOther(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if sid := r.Header.Get(headerSession); sid != "" && rec.Status() >= 200 && rec.Status() < 300 {
 		g.sessions.Forget(sid)
+		g.sessionEnds.Bind(sid, "")
 	}
 	return nil
 }

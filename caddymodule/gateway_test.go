@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
 	"github.com/scopegate/scopegate/caddymodule/internal/tokenverifier"
@@ -63,6 +65,9 @@ func testGateway(t *testing.T, mutate ...func(*Gateway)) *Gateway {
 	if err := g.setupEnforcement(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Session keys in the test's own storage, shared by the gateways of
+	// one test as replicas share theirs.
+	g.setupSessionKeys(testStorage(t))
 	g.verifier = stubVerifier{
 		"good":  tokenverifier.Identity{Subject: "alice", ClientID: "app", Scopes: []string{"notes:read"}, Kind: "jwt"},
 		"down":  fmt.Errorf("discovering: %w", tokenverifier.ErrUnavailable),
@@ -304,4 +309,18 @@ func TestServeHTTPRootResource(t *testing.T) {
 	if res.code != 200 || !strings.Contains(string(body), `"resource":"https://mcp.example.com"`) {
 		t.Errorf("metadata %d %s", res.code, body)
 	}
+}
+
+// testStorages holds one storage folder per test.
+var testStorages sync.Map
+
+// testStorage is the test's Caddy storage, one folder shared by every
+// gateway the test builds.
+func testStorage(t *testing.T) certmagic.Storage {
+	dir, ok := testStorages.Load(t.Name())
+	if !ok {
+		dir, _ = testStorages.LoadOrStore(t.Name(), t.TempDir())
+		t.Cleanup(func() { testStorages.Delete(t.Name()) })
+	}
+	return &certmagic.FileStorage{Path: dir.(string)}
 }

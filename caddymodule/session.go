@@ -1,8 +1,13 @@
 package caddymodule
 
 import (
+	"errors"
 	"io"
 	"net/http"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
@@ -10,19 +15,61 @@ import (
 	"github.com/scopegate/scopegate/caddymodule/internal/sessionbind"
 )
 
-// sessionOwned reports whether the request's legacy session, if it names
-// one, was created for subject. The MCP specification forbids sessions as
-// authentication and asks servers to bind them to the user; mcp-go mints
-// ids without binding them, so the gateway does.
-func (g *Gateway) sessionOwned(r *http.Request, subject string) bool {
+// bindSession is step 6. A legacy session (Mcp-Session-Id) belongs to the
+// subject whose initialize created it. The MCP specification forbids
+// sessions as authentication and asks servers to bind them to the user;
+// mcp-go mints ids without binding them, so the gateway does, with no
+// table: the client holds a wrapped id (sessionbind.Keyring: the backend's
+// id under a MAC over it and the subject, keyed by a secret in Caddy
+// storage), so every replica sharing the storage, and a restarted one,
+// checks it alike. The client's id is unwrapped here for the backend, and
+// the returned next handler wraps every Mcp-Session-Id the backend
+// answers. A request with an id that does not verify for this subject is
+// answered 404, as for a session that does not exist; answered reports
+// that the request has been answered (404, or 503 when the keys cannot be
+// read).
+func (g *Gateway) bindSession(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, subject string) (_ caddyhttp.Handler, answered bool, _ error) {
+	if vals := r.Header.Values(headerSession); len(vals) > 1 {
+		return next, true, g.sessionNotFound(w)
+	}
 	sid := r.Header.Get(headerSession)
-	if sid == "" {
-		return true
+	if sid != "" {
+		backendID, ok, err := g.sessionKeys.Unwrap(r.Context(), sid, subject)
+		if err != nil {
+			return next, true, g.sessionKeysUnavailable(w, err)
+		}
+		// A backend id this replica saw created for another subject (a
+		// backend that handed one id out twice) stays refused, and so does
+		// one ended through this replica: not every backend refuses an
+		// ended session (mcp-go's default session manager does not).
+		if !ok || g.sessions.Lookup(backendID, subject) == sessionbind.Foreign || g.sessionEnds.Check(backendID, "") {
+			return next, true, g.sessionNotFound(w)
+		}
+		r.Header.Set(headerSession, backendID)
+		sid = backendID
 	}
-	if len(r.Header.Values(headerSession)) > 1 {
-		return false
-	}
-	return g.sessions.Lookup(sid, subject) == sessionbind.Owned
+	return caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		sw := &sessionWrapper{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, g: g, r: r, subject: subject, sent: sid}
+		err := next.ServeHTTP(sw, r)
+		sw.finish()
+		return err
+	}), false, nil
+}
+
+// setupSessionKeys prepares the resource's session key ring in storage,
+// which is read (or created) on first need, not here: provisioning touches
+// no storage.
+func (g *Gateway) setupSessionKeys(storage certmagic.Storage) {
+	g.sessionKeys = sessionbind.NewKeyring(storage, g.Resource, time.Duration(g.SessionKeyRotation), time.Duration(g.SessionKeyOverlap), nil)
+	g.sessionKeys.Warn = func(err error) { g.logger.Warn("session keys", zap.Error(err)) }
+}
+
+// sessionKeysUnavailable answers a request whose session cannot be judged
+// because the session keys cannot be read from (or created in) storage.
+func (g *Gateway) sessionKeysUnavailable(w http.ResponseWriter, err error) error {
+	g.logger.Error("session keys unavailable in storage; legacy sessions get 503", zap.Error(err))
+	w.Header().Set("Retry-After", "10")
+	return writeJSON(w, http.StatusServiceUnavailable, rpcmessage.ErrorBody(nil, rpcmessage.CodeInternalError, "sessions are unavailable: the gateway cannot read its session keys"))
 }
 
 // sessionNotFound answers as the transport does for a session that does
@@ -47,60 +94,114 @@ func (g *Gateway) dropCancellation(w http.ResponseWriter) error {
 	return nil
 }
 
-// serveInitialize forwards an initialize, binding the session it creates
-// to subject; a subject holding its share of sessions gets 429 before the
-// backend creates another.
+// serveInitialize forwards an initialize; a subject holding its share of
+// sessions gets 429 before the backend creates another. The session the
+// response creates is bound by the sessionWrapper.
 func (g *Gateway) serveInitialize(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, subject string) error {
 	if g.sessions.Full(subject) {
 		return tooManySessions(w)
 	}
-	return next.ServeHTTP(&sessionRecorder{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, g: g, subject: subject}, r)
+	// The keys must be at hand before the backend creates a session whose
+	// id could then not be wrapped.
+	if err := g.sessionKeys.Ready(r.Context()); err != nil {
+		return g.sessionKeysUnavailable(w, err)
+	}
+	return next.ServeHTTP(w, r)
 }
 
-// sessionRecorder binds the session id an initialize response creates to
-// the subject that asked for it, at the moment the headers are written.
-// A backend that hands out an id still bound to another subject (echoing
-// a client-sent id, say) would join two users in one session: that
-// response is replaced by 502 and its body dropped.
-type sessionRecorder struct {
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
+
+// sessionWrapper replaces, when the headers are written, the backend's
+// Mcp-Session-Id with its wrapped form for the subject: on every response
+// of the endpoint (initialize, streams, DELETE), so that no raw backend id
+// ever reaches the client. An id that cannot be wrapped is never passed
+// on: that response is replaced by an error and its body dropped.
+//
+// A successful response naming a session other than the one the request
+// was sent in creates it: it is counted against the subject's share on
+// this replica (429 above it, the session dropped unbound) and remembered
+// for the subject, so that a backend handing the same id to another
+// subject later (echoing a client-sent id, say) cannot join two users in
+// one session: that response is replaced by 502.
+type sessionWrapper struct {
 	*caddyhttp.ResponseWriterWrapper
 	g       *Gateway
+	r       *http.Request
 	subject string
+	sent    string // the backend id the request carried
 	done    bool
 	refused bool
 }
 
-func (s *sessionRecorder) WriteHeader(status int) {
+func (s *sessionWrapper) WriteHeader(status int) {
 	if s.done || status < 200 {
 		s.ResponseWriterWrapper.WriteHeader(status)
 		return
 	}
 	s.done = true
 	sid := s.Header().Get(headerSession)
-	if sid == "" || status >= 300 {
+	if sid == "" {
 		s.ResponseWriterWrapper.WriteHeader(status)
 		return
 	}
-	switch s.g.sessions.Bind(sid, s.subject) {
-	case sessionbind.Taken:
-		s.refused = true
-		s.Header().Del(headerSession)
-		s.g.logger.Error("backend issued a session id bound to another subject; response refused")
-		writeJSON(s.ResponseWriterWrapper, http.StatusBadGateway,
-			rpcmessage.ErrorBody(nil, rpcmessage.CodeInternalError, "the backend's session could not be bound to this user"))
-		return
-	case sessionbind.TooMany:
-		// Raced past tooManySessions: the backend's new session is
-		// dropped, unbound and unusable.
-		s.refused = true
-		s.Header().Del(headerSession)
-		tooManySessions(s.ResponseWriterWrapper)
+	if sid != s.sent && status < 300 {
+		switch s.g.sessions.Bind(sid, s.subject) {
+		case sessionbind.Taken:
+			s.refuse()
+			s.g.logger.Error("backend issued a session id bound to another subject; response refused")
+			writeJSON(s.ResponseWriterWrapper, http.StatusBadGateway,
+				rpcmessage.ErrorBody(nil, rpcmessage.CodeInternalError, "the backend's session could not be bound to this user"))
+			return
+		case sessionbind.TooMany:
+			// Raced past serveInitialize's check: the backend's new
+			// session is dropped, unbound and unusable.
+			s.refuse()
+			tooManySessions(s.ResponseWriterWrapper)
+			return
+		}
+	}
+	wrapped, err := s.g.sessionKeys.Wrap(s.r.Context(), sid, s.subject)
+	if err != nil {
+		s.refuse()
+		if errors.Is(err, sessionbind.ErrBackendID) {
+			s.g.logger.Error("backend issued a session id the gateway does not pass on; response refused", zap.Int("length", len(sid)))
+			writeJSON(s.ResponseWriterWrapper, http.StatusBadGateway,
+				rpcmessage.ErrorBody(nil, rpcmessage.CodeInternalError, "the backend's session id could not be bound to this user"))
+			return
+		}
+		s.g.sessionKeysUnavailable(s.ResponseWriterWrapper, err)
 		return
 	}
+	s.Header().Set(headerSession, wrapped)
 	s.ResponseWriterWrapper.WriteHeader(status)
 }
 
-func (s *sessionRecorder) Write(p []byte) (int, error) {
+func (s *sessionWrapper) refuse() {
+	s.refused = true
+	s.Header().Del(headerSession)
+}
+
+// finish runs when the backend's handler returns. A handler that set
+// headers and wrote nothing has not called WriteHeader; its headers are
+// still to be sent (by the server, or with an error page), so a raw id
+// in them is wrapped now, or removed.
+func (s *sessionWrapper) finish() {
+	if s.done {
+		return
+	}
+	sid := s.Header().Get(headerSession)
+	if sid == "" {
+		return
+	}
+	if wrapped, err := s.g.sessionKeys.Wrap(s.r.Context(), sid, s.subject); err == nil && sid == s.sent {
+		s.Header().Set(headerSession, wrapped)
+		return
+	}
+	s.Header().Del(headerSession)
+}
+
+func (s *sessionWrapper) Write(p []byte) (int, error) {
 	if !s.done {
 		s.WriteHeader(http.StatusOK)
 	}
@@ -110,10 +211,22 @@ func (s *sessionRecorder) Write(p []byte) (int, error) {
 	return s.ResponseWriterWrapper.Write(p)
 }
 
-// ReadFrom goes through Write, so the binding cannot be skipped.
-func (s *sessionRecorder) ReadFrom(r io.Reader) (int64, error) {
+// ReadFrom goes through Write, so the wrapping cannot be skipped.
+func (s *sessionWrapper) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(writerOnly{s}, r)
 }
 
-// writerOnly hides a writer's ReadFrom from io.Copy.
-type writerOnly struct{ io.Writer }
+// FlushError writes the headers through WriteHeader first: a flush
+// reaching the connection through Unwrap would send them unwrapped.
+func (s *sessionWrapper) FlushError() error {
+	if !s.done {
+		s.WriteHeader(http.StatusOK)
+	}
+	if s.refused {
+		return nil
+	}
+	return http.NewResponseController(s.ResponseWriterWrapper.ResponseWriter).Flush()
+}
+
+// Flush is FlushError for callers that use http.Flusher.
+func (s *sessionWrapper) Flush() { _ = s.FlushError() }

@@ -1,17 +1,24 @@
-// Package sessionbind remembers which subject each legacy MCP session
-// (Mcp-Session-Id, protocol revisions up to 2025-11-25) was created for, so
-// that a session id leaked to or guessed by another user is answered as if
-// it did not exist. The MCP specification asks servers to bind session ids
-// to user-specific information; mcp-go's default session manager mints ids
-// without validating them, so the gateway does it.
+// Package sessionbind binds legacy MCP sessions (Mcp-Session-Id, protocol
+// revisions up to 2025-11-25) to the subject they were created for, so that
+// a session id leaked to or guessed by another user is answered as if it
+// did not exist. The MCP specification asks servers to bind session ids to
+// user-specific information; mcp-go's default session manager mints ids
+// without binding them, so the gateway does.
 //
-// Memory is bounded: a fixed number of bindings, least recently used
-// evicted first, each idle binding expiring after a TTL. Each subject may
-// hold at most a fixed number of bindings, so one subject's initialize
-// flood cannot evict other users' sessions: above its share a subject's
-// new binding is refused (TooMany), never taken from someone else. Keys are SHA-256
-// hashes of the session id and subject, so an entry has a fixed size
-// whatever a client sends.
+// The binding itself is stateless (wrap.go, keyring.go): the client holds
+// the backend's id under a MAC over it and the subject, keyed by a secret
+// kept in Caddy storage, so every replica sharing that storage, and a
+// restarted one, verifies it with no shared table.
+//
+// Store is what one replica remembers besides: the sessions created
+// through it, counted per subject so that one subject's initialize flood
+// is refused (TooMany) once it holds its share, and the subject each such
+// backend id was created for, so that a backend handing out one id twice
+// cannot join two users in one session (Taken). Memory is bounded: a fixed
+// number of bindings, least recently used evicted first, each idle binding
+// expiring after a TTL; a subject above its share is refused, never given
+// someone else's entry. Keys are SHA-256 hashes of the session id and
+// subject, so an entry has a fixed size whatever a client sends.
 package sessionbind
 
 import (
