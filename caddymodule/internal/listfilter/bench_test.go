@@ -51,22 +51,24 @@ func benchList(list List, id string, n int) []byte {
 // benchAllow models a token holding app0:read and app0:write: it sees the
 // first benchKept entries. It reads the entry's name the way the gateway's
 // catalog does, with a map lookup.
-func benchAllow() func(Item) bool {
+func benchAllow(it Item) bool {
+	switch it.List {
+	case Resources:
+		return benchAllowed[it.URI]
+	default:
+		return benchAllowed[it.Name]
+	}
+}
+
+var benchAllowed = func() map[string]bool {
 	allowed := map[string]bool{}
 	for i := range benchKept {
 		allowed[fmt.Sprintf("bench_tool_%03d", i)] = true
 		allowed[fmt.Sprintf("nc://app/items/%03d", i)] = true
 		allowed[fmt.Sprintf("bench_prompt_%03d", i)] = true
 	}
-	return func(it Item) bool {
-		switch it.List {
-		case Resources:
-			return allowed[it.URI]
-		default:
-			return allowed[it.Name]
-		}
-	}
-}
+	return allowed
+}()
 
 var benchReveal = []string{"app1:read"}
 
@@ -74,7 +76,7 @@ var benchReveal = []string{"app1:read"}
 // Observe and Reveal set.
 func benchRewriter() *Rewriter {
 	return &Rewriter{
-		Allow:   benchAllow(),
+		Allow:   benchAllow,
 		Observe: func(List, []Item) {},
 		Reveal:  func(Item) []string { return benchReveal },
 	}
@@ -104,11 +106,56 @@ func writeSSEChunks(tb testing.TB, dst io.Writer, rw *Rewriter, in []byte) {
 	}
 }
 
+// memoBenchRewriter is benchRewriter with a shared memo, as the gateway
+// makes one per request.
+func memoBenchRewriter(m *Memo) func() *Rewriter {
+	return func() *Rewriter {
+		rw := benchRewriter()
+		rw.Memo, rw.MemoKey = m, "app0:read app0:write|v1"
+		return rw
+	}
+}
+
 // BenchmarkRewriteList filters each list kind, JSON and SSE, with a fresh
-// Rewriter every time (no memo: the miss path).
+// Rewriter every time: without a memo (miss: every response parsed and
+// filtered), and with a shared memo answering responses that differ from
+// the remembered one only by their id (hit).
 func BenchmarkRewriteList(b *testing.B) {
 	for _, list := range []List{Tools, Resources, Prompts} {
-		body := benchList(list, "1", benchEntries)
+		bodies := make([][]byte, 8)
+		for i := range bodies {
+			bodies[i] = benchList(list, fmt.Sprint(i+1), benchEntries)
+		}
+		b.Run(string(list)+"/json/hit", func(b *testing.B) {
+			newRW := memoBenchRewriter(NewMemo(0, 0))
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bodies[0])))
+			i := 0
+			for b.Loop() {
+				out, err := newRW().RewriteJSON(bodies[i%len(bodies)])
+				if err != nil || len(out) >= len(bodies[0]) {
+					b.Fatal(err, len(out))
+				}
+				i++
+			}
+		})
+		b.Run(string(list)+"/sse/hit", func(b *testing.B) {
+			newRW := memoBenchRewriter(NewMemo(0, 0))
+			streams := make([][]byte, len(bodies))
+			for i := range bodies {
+				streams[i] = sseStream(bodies[i])
+			}
+			var out bytes.Buffer
+			b.ReportAllocs()
+			b.SetBytes(int64(len(streams[0])))
+			i := 0
+			for b.Loop() {
+				out.Reset()
+				writeSSEChunks(b, &out, newRW(), streams[i%len(streams)])
+				i++
+			}
+		})
+		body := bodies[0]
 		b.Run(string(list)+"/json/miss", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
@@ -244,7 +291,8 @@ func benchProxy(b *testing.B, srv *httptest.Server, upstreamBytes int) {
 // BenchmarkProxyToolsList is the side-by-side the issue asks for, in
 // process: one upstream serving the 110-tool list; a plain
 // httputil.ReverseProxy in front of it; and the same proxy with the list
-// filter (a fresh Rewriter per request, as the gateway makes one). Client,
+// filter (a fresh Rewriter per request, as the gateway makes one), without
+// and with a memo. Client,
 // proxy and upstream share the CPU, so compare ns/op between the
 // sub-benchmarks of one run, not with other machines.
 func BenchmarkProxyToolsList(b *testing.B) {
@@ -256,6 +304,9 @@ func BenchmarkProxyToolsList(b *testing.B) {
 		})
 		b.Run(form+"/filtered-miss", func(b *testing.B) {
 			benchProxy(b, listProxy(b, up.URL, benchRewriter), size)
+		})
+		b.Run(form+"/filtered-hit", func(b *testing.B) {
+			benchProxy(b, listProxy(b, up.URL, memoBenchRewriter(NewMemo(0, 0))), size)
 		})
 	}
 }
