@@ -199,6 +199,7 @@ type Gateway struct {
 	audits       *zap.Logger
 	allowMethods map[string]bool
 	catalog      *scopecatalog.Catalog
+	listMemo     *listfilter.Memo
 	discoverer   *scopecatalog.Discoverer
 	sessions     *sessionbind.Store
 	sessionKey   string
