@@ -13,7 +13,6 @@
 package listfilter
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -388,35 +387,58 @@ func (rw *Rewriter) list(w *walker, list List, hid *hidden) (*edit, error) {
 		return nil, err
 	}
 	end := w.offset()
+	copyMeta(items)
 	if rw.Observe != nil {
 		rw.Observe(list, items)
 	}
-	var kept []byte
 	dropped := false
-	n := 0
+	size := len("[]")
 	for i, it := range items {
 		if !rw.Allow(it) {
 			dropped = true
 			hid.add(rw, it)
+			spans[i].start = -1
 			continue
 		}
-		if n == 0 {
-			kept = make([]byte, 0, end-start)
-			kept = append(kept, '[')
-		} else {
-			kept = append(kept, ',')
-		}
-		kept = append(kept, w.data[spans[i].start:spans[i].end]...)
-		n++
+		size += spans[i].end - spans[i].start + len(",")
 	}
 	if !dropped {
 		return nil, nil
 	}
-	if n == 0 {
-		kept = append(kept, '[')
+	kept := make([]byte, 1, size)
+	kept[0] = '['
+	for _, sp := range spans {
+		if sp.start < 0 {
+			continue
+		}
+		if len(kept) > 1 {
+			kept = append(kept, ',')
+		}
+		kept = append(kept, w.data[sp.start:sp.end]...)
 	}
 	kept = append(kept, ']')
 	return &edit{start, end, kept}, nil
+}
+
+// copyMeta gives the entries' Meta their own memory, one allocation for
+// the list: the SSE writer reuses the buffer they point into, and ReadPage
+// hands them to discovery.
+func copyMeta(items []Item) {
+	total := 0
+	for _, it := range items {
+		total += len(it.Meta)
+	}
+	if total == 0 {
+		return
+	}
+	slab := make([]byte, 0, total)
+	for i, it := range items {
+		if it.Meta != nil {
+			at := len(slab)
+			slab = append(slab, it.Meta...)
+			items[i].Meta = slab[at:len(slab):len(slab)]
+		}
+	}
 }
 
 // item reads one list entry. where names the list in errors, like
@@ -446,8 +468,7 @@ func item(w *walker, list List, where string) (Item, error) {
 		case "_meta":
 			var raw []byte
 			if raw, err = w.raw(); err == nil && string(raw) != "null" {
-				// A copy: the SSE writer reuses the buffer raw points into.
-				it.Meta = bytes.Clone(raw)
+				it.Meta = raw // copied by list, with the list's others
 			}
 		default:
 			err = w.skip()
