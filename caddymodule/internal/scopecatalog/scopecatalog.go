@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -290,6 +291,9 @@ func (c *Catalog) Replace(entries []ToolEntry) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if maps.EqualFunc(c.snap.Load().learned, learned, slices.Equal) {
+		return // a rediscovery that found what was known: Version stays
+	}
 	c.publish(learned)
 }
 
