@@ -289,6 +289,7 @@ func TestMemoHitAllocs(t *testing.T) {
 // what another scope set was given, never another response's list.
 func FuzzMemo(f *testing.F) {
 	f.Add(letterList("1", "alpha", "beta"), []byte{0, 1, 2, 0, 1, 2}, []byte("7"))
+	f.Add(letterList("2", "alpha", "beta"), []byte{0x80, 0x81, 0x86, 0x84, 0x89}, []byte(`"z"`))
 	f.Add([]byte(`{"result":{"tools":[{"name":"a"},{"name":"c"}],"ttlMs":1},"id":3,"jsonrpc":"2.0"}`), []byte{2, 2, 1, 0}, []byte(`"q"`))
 	f.Add([]byte(`{"jsonrpc":"2.0","id":"a","result":{"prompts":[{"name":"b"}],"_meta":{}}}`), []byte{1, 0, 1}, []byte(`null`))
 	f.Fuzz(func(t *testing.T, body, ops, id []byte) {
@@ -312,6 +313,15 @@ func FuzzMemo(f *testing.F) {
 			want, wantErr := plainRewriter(key).RewriteJSON(in)
 			if (gotErr == nil) != (wantErr == nil) || string(got) != string(want) {
 				t.Fatalf("op %d key %q on %q:\n got %q, %v\nwant %q, %v", i, key, in, got, gotErr, want, wantErr)
+			}
+			if op&0x80 != 0 { // the same through the event-stream form
+				var gotSSE, wantSSE bytes.Buffer
+				stream := sseStream(in)
+				writeSSEChunks(t, &gotSSE, memoRewriter(m, key), stream)
+				writeSSEChunks(t, &wantSSE, plainRewriter(key), stream)
+				if gotSSE.String() != wantSSE.String() {
+					t.Fatalf("op %d key %q, SSE on %q:\n got %q\nwant %q", i, key, in, gotSSE.String(), wantSSE.String())
+				}
 			}
 		}
 	})
