@@ -100,7 +100,20 @@ func (w *walker) key(seen *uint32, members [][]byte, where string) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
+	ascii := true
+	for _, c := range k {
+		if c >= 0x80 {
+			ascii = false
+			break
+		}
+	}
 	for i, m := range members {
+		if ascii && len(k) != len(m) {
+			// Members are ASCII, and an ASCII key folds only to ASCII
+			// (the Kelvin sign and long s are not ASCII): no match either
+			// way. Skipping EqualFold here is most of a key's cost.
+			continue
+		}
 		if bytes.Equal(k, m) {
 			if *seen&(1<<i) != 0 {
 				return nil, fmt.Errorf("%w: duplicate key %s%q", ErrMalformed, where, k)

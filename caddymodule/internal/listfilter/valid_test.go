@@ -63,3 +63,20 @@ func BenchmarkValidJSON(b *testing.B) {
 		}
 	})
 }
+
+// TestUnicodeFoldedKeys: keys that differ from a member only by Unicode
+// simple folding (long s, Kelvin sign), raw or escaped, are as ambiguous as
+// ASCII case variants: encoding/json matches them to the member.
+func TestUnicodeFoldedKeys(t *testing.T) {
+	for _, body := range []string{
+		`{"jsonrpc":"2.0","id":1,"result":{"tools":[],"tool\u017f":[{"name":"forbidden"}]}}`,
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[],\"tool\u017f\":[{\"name\":\"forbidden\"}]}}",
+		`{"jsonrpc":"2.0","id":1,"result":{"tasks":[{"taskId":"a","tas\u212aId":"b"}]}}`,
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tasks\":[{\"taskId\":\"a\",\"tas\u212aId\":\"b\"}]}}",
+		`{"jsonrpc":"2.0","id":1,"re\u017fult":{"tools":[]},"result":{"tools":[]}}`,
+	} {
+		if _, err := (&Rewriter{Allow: denyForbidden}).RewriteJSON([]byte(body)); err == nil {
+			t.Errorf("accepted %s", body)
+		}
+	}
+}
