@@ -319,11 +319,44 @@ func benchProxy(b *testing.B, srv *httptest.Server, upstreamBytes int) {
 	cpu.report(b)
 }
 
+// benchProxyParallel is benchProxy from 16 concurrent clients per CPU, as
+// a load generator keeps connections busy: throughput, not latency, and the
+// JSON form's buffering no longer shows as waiting.
+func benchProxyParallel(b *testing.B, srv *httptest.Server, upstreamBytes int) {
+	tr := srv.Client().Transport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	client := &http.Client{Transport: tr}
+	b.Cleanup(tr.CloseIdleConnections)
+	b.ReportAllocs()
+	b.SetBytes(int64(upstreamBytes))
+	b.SetParallelism(16)
+	cpu := startCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			resp, err := client.Get(srv.URL + "/mcp?id=" + fmt.Sprint(i%8))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				b.Error(err, resp.StatusCode)
+				return
+			}
+			i++
+		}
+	})
+	cpu.report(b)
+}
+
 // BenchmarkProxyToolsList is the side-by-side the issue asks for, in
 // process: one upstream serving the 110-tool list; a plain
 // httputil.ReverseProxy in front of it; and the same proxy with the list
 // filter (a fresh Rewriter per request, as the gateway makes one), without
-// and with a memo. Client,
+// and with a memo; one client at a time (latency) and many (parallel:
+// throughput). Client,
 // proxy and upstream share the CPU, so compare ns/op between the
 // sub-benchmarks of one run, not with other machines.
 func BenchmarkProxyToolsList(b *testing.B) {
@@ -338,6 +371,12 @@ func BenchmarkProxyToolsList(b *testing.B) {
 		})
 		b.Run(form+"/filtered-hit", func(b *testing.B) {
 			benchProxy(b, listProxy(b, up.URL, memoBenchRewriter(NewMemo(0, 0))), size)
+		})
+		b.Run(form+"/parallel/plain", func(b *testing.B) {
+			benchProxyParallel(b, listProxy(b, up.URL, nil), size)
+		})
+		b.Run(form+"/parallel/filtered-hit", func(b *testing.B) {
+			benchProxyParallel(b, listProxy(b, up.URL, memoBenchRewriter(NewMemo(0, 0))), size)
 		})
 	}
 }
