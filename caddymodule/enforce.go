@@ -170,6 +170,8 @@ func (g *Gateway) refuse(w http.ResponseWriter, msg rpcmessage.Message, id token
 func (g *Gateway) listRewriter(msg rpcmessage.Message, id tokenverifier.Identity) *listfilter.Rewriter {
 	return &listfilter.Rewriter{
 		RequestID: msg.ID,
+		Memo:      g.listMemo,
+		MemoKey:   listMemoKey(id.Scopes, g.catalog.Version()),
 		Notify:    func(n listfilter.Notification) bool { return g.notificationAllowed(n, id) },
 		Observe: func(list listfilter.List, items []listfilter.Item) {
 			if list == listfilter.Tools {

@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scopegate/scopegate/caddymodule/internal/listfilter"
 	"github.com/scopegate/scopegate/caddymodule/internal/scopecatalog"
 	"github.com/scopegate/scopegate/caddymodule/internal/sessionbind"
 )
@@ -40,6 +41,7 @@ func (g *Gateway) setupEnforcement(ctx caddy.Context) error {
 		return fmt.Errorf("mcp_gateway: scope rules: %w", err)
 	}
 	g.catalog = cat
+	g.listMemo = listfilter.NewMemo(0, 0)
 	g.disc = new(discoveryState)
 	dlog := g.logger.Named("catalog")
 	g.discoverer = scopecatalog.NewDiscoverer(ctx, cat, g.fetchTools, scopecatalog.DiscoverOptions{

@@ -209,6 +209,7 @@ type Gateway struct {
 	audits       *zap.Logger
 	allowMethods map[string]bool
 	catalog      *scopecatalog.Catalog
+	listMemo     *listfilter.Memo
 	discoverer   *scopecatalog.Discoverer
 	sessions     *sessionbind.Store
 	sessionKey   string

@@ -13,7 +13,6 @@
 package listfilter
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,6 +96,17 @@ type Rewriter struct {
 	// OnResult, if not nil, is called with every response that has a
 	// result, as received, before it is passed on.
 	OnResult func(body []byte)
+	// Memo, if not nil, remembers filtered responses and answers a response
+	// seen before (but for its id) from memory, when MemoKey is not empty.
+	// Neither Observe, Allow nor Reveal is called for a response answered
+	// from memory.
+	Memo *Memo
+	// MemoKey must name everything besides the response's bytes that
+	// Allow's and Reveal's answers depend on, and change whenever what
+	// Observe would learn from a response could change those answers: two
+	// Rewriters with the same MemoKey must filter every list alike. The
+	// gateway names the exact set of scopes held and the catalog's version.
+	MemoKey string
 
 	page *pageState // set by ReadPage only
 }
@@ -167,6 +177,12 @@ type edit struct {
 // body, for requests and notifications, which the SSE form passes on. id is
 // the message's id when it could be read.
 func (rw *Rewriter) rewrite(body []byte) (out []byte, isResponse bool, id json.RawMessage, err error) {
+	useMemo := rw.memoUsable()
+	if useMemo {
+		if out, id, ok := rw.Memo.lookup(rw.memoKey(), body); ok {
+			return out, true, id, nil
+		}
+	}
 	w, err := newWalker(body)
 	if err != nil {
 		return nil, false, nil, err
@@ -178,6 +194,8 @@ func (rw *Rewriter) rewrite(body []byte) (out []byte, isResponse bool, id json.R
 		seen                         uint32
 		hasMethod, hasResult, hasErr bool
 		edits                        []edit
+		idStart                      = -1
+		perSubject                   bool
 	)
 	for w.more() {
 		k, err := w.key(&seen, topMembers, "")
@@ -190,7 +208,7 @@ func (rw *Rewriter) rewrite(body []byte) (out []byte, isResponse bool, id json.R
 			if err != nil {
 				return nil, false, id, err
 			}
-			id = raw
+			id, idStart = raw, w.offset()-len(raw)
 		case "method":
 			hasMethod = true
 			if err := w.skip(); err != nil {
@@ -203,7 +221,7 @@ func (rw *Rewriter) rewrite(body []byte) (out []byte, isResponse bool, id json.R
 			}
 		case "result":
 			hasResult = true
-			if edits, err = rw.result(w); err != nil {
+			if edits, perSubject, err = rw.result(w); err != nil {
 				return nil, false, id, err
 			}
 		default:
@@ -240,18 +258,33 @@ func (rw *Rewriter) rewrite(body []byte) (out []byte, isResponse bool, id json.R
 	if rw.OnResult != nil {
 		rw.OnResult(body)
 	}
-	return apply(body, edits), true, id, nil
+	out = apply(body, edits)
+	if useMemo && !perSubject && idStart >= 0 {
+		rw.Memo.store(rw.memoKey(), body, idStart, idStart+len(id), out, shifted(idStart, edits))
+	}
+	return out, true, id, nil
+}
+
+// shifted returns where the byte at offset at of a body is found once
+// edits, none of which covers it, have been applied.
+func shifted(at int, edits []edit) int {
+	for _, e := range edits {
+		if e.start < at {
+			at += len(e.repl) - (e.end - e.start)
+		}
+	}
+	return at
 }
 
 // result walks a result object, filtering its lists, and returns the edits
-// that apply the filtering and the cache scope.
-func (rw *Rewriter) result(w *walker) ([]edit, error) {
+// that apply the filtering and the cache scope. perSubject reports a list
+// whose filtering depends on more than the token's scopes (tasks).
+func (rw *Rewriter) result(w *walker) (edits []edit, perSubject bool, err error) {
 	if err := w.open('{', "result"); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var (
 		seen     uint32
-		edits    []edit
 		hasTTL   bool
 		hasScope bool
 		ttl      *[2]int
@@ -261,7 +294,7 @@ func (rw *Rewriter) result(w *walker) ([]edit, error) {
 	for w.more() {
 		k, err := w.key(&seen, resultMembers, "result.")
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		switch string(k) {
 		case "tools", "resources", "resourceTemplates", "prompts", "tasks":
@@ -270,10 +303,11 @@ func (rw *Rewriter) result(w *walker) ([]edit, error) {
 				// Other subjects' tasks are theirs: neither counted
 				// nor hinted at in scopegate/hidden.
 				h = &hidden{}
+				perSubject = true
 			}
 			e, err := rw.list(w, List(k), h)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			if e != nil {
 				edits = append(edits, *e)
@@ -282,49 +316,49 @@ func (rw *Rewriter) result(w *walker) ([]edit, error) {
 			hasScope = true
 			start := w.valueStart()
 			if err := w.skip(); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			edits = append(edits, edit{start, w.offset(), []byte(`"private"`)})
 		case "ttlMs":
 			hasTTL = true
 			start := w.valueStart()
 			if err := w.skip(); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			ttl = &[2]int{start, w.offset()}
 		case "_meta":
 			if rw.Reveal == nil {
 				if err := w.skip(); err != nil {
-					return nil, err
+					return nil, false, err
 				}
 				continue
 			}
 			if meta, err = readResultMeta(w); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		case "nextCursor":
 			cursor, err := w.optString("result.", "nextCursor")
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			if rw.page != nil {
 				rw.page.nextCursor = cursor
 			}
 		default:
 			if err := w.skip(); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 	}
 	if err := w.close(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if hasTTL && !hasScope {
 		// Insert before the closing brace; the object is not empty.
 		at := w.offset() - 1
 		edits = append(edits, edit{at, at, []byte(`,"cacheScope":"private"`)})
 	}
-	return append(edits, rw.hiddenEdits(&hid, ttl, meta, w.offset()-1)...), nil
+	return append(edits, rw.hiddenEdits(&hid, ttl, meta, w.offset()-1)...), perSubject, nil
 }
 
 // list filters one list member. It returns nil when every entry is kept.
@@ -353,35 +387,58 @@ func (rw *Rewriter) list(w *walker, list List, hid *hidden) (*edit, error) {
 		return nil, err
 	}
 	end := w.offset()
+	copyMeta(items)
 	if rw.Observe != nil {
 		rw.Observe(list, items)
 	}
-	var kept []byte
 	dropped := false
-	n := 0
+	size := len("[]")
 	for i, it := range items {
 		if !rw.Allow(it) {
 			dropped = true
 			hid.add(rw, it)
+			spans[i].start = -1
 			continue
 		}
-		if n == 0 {
-			kept = make([]byte, 0, end-start)
-			kept = append(kept, '[')
-		} else {
-			kept = append(kept, ',')
-		}
-		kept = append(kept, w.data[spans[i].start:spans[i].end]...)
-		n++
+		size += spans[i].end - spans[i].start + len(",")
 	}
 	if !dropped {
 		return nil, nil
 	}
-	if n == 0 {
-		kept = append(kept, '[')
+	kept := make([]byte, 1, size)
+	kept[0] = '['
+	for _, sp := range spans {
+		if sp.start < 0 {
+			continue
+		}
+		if len(kept) > 1 {
+			kept = append(kept, ',')
+		}
+		kept = append(kept, w.data[sp.start:sp.end]...)
 	}
 	kept = append(kept, ']')
 	return &edit{start, end, kept}, nil
+}
+
+// copyMeta gives the entries' Meta their own memory, one allocation for
+// the list: the SSE writer reuses the buffer they point into, and ReadPage
+// hands them to discovery.
+func copyMeta(items []Item) {
+	total := 0
+	for _, it := range items {
+		total += len(it.Meta)
+	}
+	if total == 0 {
+		return
+	}
+	slab := make([]byte, 0, total)
+	for i, it := range items {
+		if it.Meta != nil {
+			at := len(slab)
+			slab = append(slab, it.Meta...)
+			items[i].Meta = slab[at:len(slab):len(slab)]
+		}
+	}
 }
 
 // item reads one list entry. where names the list in errors, like
@@ -411,8 +468,7 @@ func item(w *walker, list List, where string) (Item, error) {
 		case "_meta":
 			var raw []byte
 			if raw, err = w.raw(); err == nil && string(raw) != "null" {
-				// A copy: the SSE writer reuses the buffer raw points into.
-				it.Meta = bytes.Clone(raw)
+				it.Meta = raw // copied by list, with the list's others
 			}
 		default:
 			err = w.skip()

@@ -6,8 +6,8 @@ import (
 	"fmt"
 )
 
-// walker reads a JSON document that json.Valid has accepted, value by
-// value, and knows where each value starts and ends, so that kept entries
+// walker reads a JSON document that validJSON (json.Valid's equal) has
+// accepted, value by value, and knows where each value starts and ends, so that kept entries
 // can be copied byte for byte. Validating first lets the scanner itself stay
 // small and allocation-free: it only has to find boundaries, never to judge
 // syntax. Strings that need decoding (escapes, non-ASCII bytes) are decoded
@@ -21,7 +21,7 @@ type walker struct {
 }
 
 func newWalker(data []byte) (*walker, error) {
-	if !json.Valid(data) {
+	if !validJSON(data) {
 		return nil, fmt.Errorf("%w: not valid json", ErrMalformed)
 	}
 	return &walker{data: data}, nil
@@ -82,7 +82,7 @@ func (w *walker) close() error {
 	return nil
 }
 
-// end checks that only whitespace follows the message. json.Valid has
+// end checks that only whitespace follows the message. validJSON has
 // refused anything else already; this keeps the walker honest if it is
 // ever given a prefix.
 func (w *walker) end() error {
@@ -100,7 +100,20 @@ func (w *walker) key(seen *uint32, members [][]byte, where string) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
+	ascii := true
+	for _, c := range k {
+		if c >= 0x80 {
+			ascii = false
+			break
+		}
+	}
 	for i, m := range members {
+		if ascii && len(k) != len(m) {
+			// Members are ASCII, and an ASCII key folds only to ASCII
+			// (the Kelvin sign and long s are not ASCII): no match either
+			// way. Skipping EqualFold here is most of a key's cost.
+			continue
+		}
 		if bytes.Equal(k, m) {
 			if *seen&(1<<i) != 0 {
 				return nil, fmt.Errorf("%w: duplicate key %s%q", ErrMalformed, where, k)

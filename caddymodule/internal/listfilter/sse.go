@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 )
 
 // DefaultMaxEventSize bounds one SSE event held while it is incomplete.
@@ -60,6 +61,7 @@ type SSEWriter struct {
 	out     []byte
 	err     error
 	onFail  func(error) // ReadPage learns of replaced events through it
+	bufs    *sseBuffers // where the buffers came from, to return at Close
 }
 
 // event is an event being collected, already in canonical form.
@@ -81,7 +83,39 @@ func (e *event) reset() {
 // NewSSEWriter returns a writer that filters the event stream written to it
 // through rw and writes the result to dst.
 func NewSSEWriter(dst io.Writer, rw *Rewriter) *SSEWriter {
-	return &SSEWriter{dst: dst, rw: rw}
+	s := &SSEWriter{dst: dst, rw: rw}
+	if b, ok := bufPool.Get().(*sseBuffers); ok {
+		s.line, s.ev.data, s.out, s.bufs = b.line, b.data, b.out, b
+	}
+	return s
+}
+
+// sseBuffers are the buffers of a closed SSEWriter, kept for the next one:
+// a list event of 45 KB would otherwise grow a line and a data buffer from
+// nothing for every response. Nothing handed to the Rewriter's callbacks or
+// to dst outlives a Write (Item.Meta is a copy), so reuse is safe.
+type sseBuffers struct{ line, data, out []byte }
+
+var bufPool sync.Pool
+
+// maxPooledBuffer bounds each buffer kept: a rare huge event must not stay
+// in memory.
+const maxPooledBuffer = 256 << 10
+
+func (s *SSEWriter) release() {
+	b := s.bufs
+	if b == nil {
+		b = new(sseBuffers)
+	}
+	s.bufs = nil
+	keep := func(p []byte) []byte {
+		if cap(p) > maxPooledBuffer {
+			return nil
+		}
+		return p[:0]
+	}
+	b.line, b.data, b.out = keep(s.line), keep(s.ev.data), keep(s.out)
+	bufPool.Put(b)
 }
 
 // Write parses p and writes every event it completes to dst. It returns
@@ -129,7 +163,8 @@ func (s *SSEWriter) Flush() error {
 func (s *SSEWriter) Close() error {
 	if s.err == nil {
 		s.err = ErrClosed
-		s.line, s.ev = nil, event{}
+		s.release()
+		s.line, s.ev, s.out = nil, event{}, nil
 		return nil
 	}
 	if s.err == ErrClosed {
@@ -187,7 +222,7 @@ func (s *SSEWriter) feed(p []byte) {
 				continue
 			}
 		}
-		i := bytes.IndexAny(p, "\r\n")
+		i := lineEnd(p)
 		if i < 0 {
 			s.line = append(s.line, p...)
 			s.checkSize()
@@ -195,10 +230,10 @@ func (s *SSEWriter) feed(p []byte) {
 		}
 		s.skipLF = p[i] == '\r'
 		if len(s.line) == 0 {
-			s.process(p[:i])
+			s.process(p[:i], false)
 		} else {
 			s.line = append(s.line, p[:i]...)
-			s.process(s.line)
+			s.process(s.line, true)
 			s.line = s.line[:0]
 		}
 		p = p[i+1:]
@@ -218,8 +253,25 @@ func (s *SSEWriter) checkSize() {
 	s.err = ErrEventTooLarge
 }
 
-// process handles one line (without its terminator).
-func (s *SSEWriter) process(line []byte) {
+// lineEnd returns the index of the first CR or LF in p, or -1. Two
+// IndexByte scans are much faster than a byte loop over a 45 KB data line.
+func lineEnd(p []byte) int {
+	i := bytes.IndexByte(p, '\n')
+	scan := p
+	if i >= 0 {
+		scan = p[:i]
+	}
+	if j := bytes.IndexByte(scan, '\r'); j >= 0 {
+		return j
+	}
+	return i
+}
+
+func hasLineEnd(p []byte) bool { return lineEnd(p) >= 0 }
+
+// process handles one line (without its terminator). owned reports that
+// line is s.line, whose buffer process may take.
+func (s *SSEWriter) process(line []byte, owned bool) {
 	if len(line) == 0 {
 		s.dispatch()
 		return
@@ -238,8 +290,15 @@ func (s *SSEWriter) process(line []byte) {
 	}
 	switch string(field) {
 	case "data":
-		s.ev.data = append(s.ev.data, value...)
-		s.ev.data = append(s.ev.data, '\n')
+		if owned && len(s.ev.data) == 0 {
+			// A long line, collected across writes: its buffer becomes
+			// the data buffer rather than being copied into it.
+			n := copy(line, value)
+			s.line, s.ev.data = s.ev.data[:0], append(line[:n], '\n')
+		} else {
+			s.ev.data = append(s.ev.data, value...)
+			s.ev.data = append(s.ev.data, '\n')
+		}
 		s.ev.hasData = true
 	case "event":
 		s.ev.eventType = append(s.ev.eventType[:0], value...)
@@ -297,7 +356,7 @@ func (s *SSEWriter) dispatch() {
 			s.writeType(ev.eventType)
 		}
 		s.out = append(s.out, "data: "...)
-		if !bytes.ContainsAny(out, "\r\n") {
+		if !hasLineEnd(out) {
 			s.out = append(s.out, out...)
 			s.out = append(s.out, "\n\n"...)
 			return

@@ -42,6 +42,7 @@ func (c *Catalog) LearnHints(hints map[string]bool) {
 	maps.Copy(next, old)
 	maps.Copy(next, hints)
 	c.hints.m.Store(&next)
+	c.version.Add(1)
 }
 
 // LeastPrivilegeScopes is the default scope of a 401 challenge: the base

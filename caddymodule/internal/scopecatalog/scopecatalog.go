@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -107,6 +108,8 @@ type Catalog struct {
 
 	mu   sync.Mutex // serialises writers; readers use snap
 	snap atomic.Pointer[snapshot]
+	// version counts changes to what was learned; see Version.
+	version atomic.Uint64
 
 	hints hintStore // readOnlyHint annotations, see hints.go
 }
@@ -217,7 +220,16 @@ func (c *Catalog) publish(learned map[string][]string) {
 	}
 	slices.Sort(all)
 	c.snap.Store(&snapshot{learned: learned, all: all, vocab: vocab})
+	c.version.Add(1) // after the store: whoever reads the new version sees the new snapshot
 }
+
+// Version changes whenever what the catalog learned (declarations or
+// readOnlyHint annotations) changes; its rules never do. It is bumped after
+// the change is visible, so a reader that read version v answers from the
+// state of v or a later one, never an earlier one: a filtered list
+// remembered under v (see listfilter.Memo) was filtered with a state at
+// least as new as v, and v is never reused.
+func (c *Catalog) Version() uint64 { return c.version.Load() }
 
 // EntryFromMeta reads a tool's declaration from its raw _meta object. It
 // reports false, with a nil error, when the tool declares nothing, and an
@@ -279,6 +291,9 @@ func (c *Catalog) Replace(entries []ToolEntry) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if maps.EqualFunc(c.snap.Load().learned, learned, slices.Equal) {
+		return // a rediscovery that found what was known: Version stays
+	}
 	c.publish(learned)
 }
 

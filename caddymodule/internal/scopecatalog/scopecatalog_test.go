@@ -279,3 +279,33 @@ func BenchmarkDecide(b *testing.B) {
 		}
 	}
 }
+
+func TestVersion(t *testing.T) {
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name    string
+		do      func()
+		changed bool
+	}{
+		{"learn", func() { c.Learn([]ToolEntry{{Name: "a", Scopes: []string{"x"}}}) }, true},
+		{"learn the same again", func() { c.Learn([]ToolEntry{{Name: "a", Scopes: []string{"x"}}}) }, false},
+		{"learn other scopes", func() { c.Learn([]ToolEntry{{Name: "a", Scopes: []string{"y"}}}) }, true},
+		{"replace", func() { c.Replace([]ToolEntry{{Name: "b", Scopes: []string{"y"}}}) }, true},
+		{"replace with the same", func() { c.Replace([]ToolEntry{{Name: "b", Scopes: []string{"y"}}}) }, false},
+		{"replace with fewer", func() { c.Replace(nil) }, true},
+		{"replace with more", func() { c.Replace([]ToolEntry{{Name: "b", Scopes: []string{"y"}}}) }, true},
+		{"hints", func() { c.LearnHints(map[string]bool{"b": true}) }, true},
+		{"the same hints", func() { c.LearnHints(map[string]bool{"b": true}) }, false},
+		{"decide", func() { c.Decide(Tool, "b", nil) }, false},
+	}
+	for _, s := range steps {
+		before := c.Version()
+		s.do()
+		if changed := c.Version() != before; changed != s.changed {
+			t.Errorf("%s: version changed %v, want %v", s.name, changed, s.changed)
+		}
+	}
+}
