@@ -5,7 +5,10 @@ GO       ?= go
 CADDY    ?= ./caddy
 CONFIG   ?= Caddyfile
 
-.PHONY: build run test test-short test-deps fuzz bench docs clean
+SOAK_DURATION ?= 10m
+SOAK_CLIENTS  ?= 300
+
+.PHONY: build run test test-short test-deps fuzz bench soak docs clean
 
 ## build: ./caddy from xcaddy.json (installs xcaddy itself)
 build:
@@ -38,6 +41,13 @@ fuzz:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./caddymodule/... ./mcpbackend/...
 	SCOPEGATE_CADDY=$(abspath $(CADDY)) $(GO) test -run '^$$' -bench ThroughBinary -benchtime 2000x ./tests/e2e
+
+## soak: SOAK_CLIENTS clients through the built binary for SOAK_DURATION (default 10m),
+## then the arrival check, Caddy's RSS and goroutine trend and a summary table
+## (make test runs the same soak for 60 s)
+soak: build
+	SCOPEGATE_CADDY=$(abspath $(CADDY)) $(GO) test -count=1 -v -run '^TestSoak$$' -timeout 0 ./tests/soak \
+		-soak.duration $(SOAK_DURATION) -soak.clients $(SOAK_CLIENTS)
 
 ## docs: regenerate docs/tools.md from the backend's tools/list (held by a golden test)
 docs:
