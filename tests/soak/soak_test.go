@@ -25,7 +25,7 @@ var (
 	soakDuration = flag.Duration("soak.duration", 60*time.Second, "how long the clients run (make soak: SOAK_DURATION, default 10m)")
 	soakClients  = flag.Int("soak.clients", 300, "concurrent clients")
 	soakThink    = flag.Duration("soak.think", 200*time.Millisecond, "mean pause of a client between operations (uniform 0…2×)")
-	soakFault    = flag.String("soak.fault", "", `break the recording backend on purpose to see the check fail: "drop" forgets one arrival, "dup" records one twice`)
+	soakFault    = flag.String("soak.fault", "", `break the soak on purpose to see it fail: "drop" makes the recording backend forget one arrival, "dup" record one twice; "caches" sizes the gateway's token caches beyond what the run fills (cache_size 1000000, cache_ttl 1h), so Caddy's memory grows with every new token`)
 )
 
 func TestMain(m *testing.M) {
@@ -191,7 +191,7 @@ func startWorld(t *testing.T, d time.Duration) *world {
 		base := fmt.Sprintf("http://127.0.0.1:%d", port)
 		w.resource = base + "/mcp"
 		p, err := caddyproc.Start(t, caddyproc.Options{
-			Caddyfile: caddyfile(port, adminPort, httpsPort, w.resource, w.provider.Issuer(), w.backend.addr),
+			Caddyfile: caddyfile(port, adminPort, httpsPort, w.resource, w.provider.Issuer(), w.backend.addr, *soakFault == "caches"),
 			Env:       []string{"MCP_CLIENT_ID=" + oidctest.ResourceServerID, "MCP_CLIENT_SECRET=" + oidctest.ClientSecret},
 			AdminAddr: fmt.Sprintf("127.0.0.1:%d", adminPort),
 			ReadyURL:  base + "/other",
@@ -217,7 +217,11 @@ func startWorld(t *testing.T, d time.Duration) *world {
 // be seen back at its baseline soon after the load. The audit log (a line
 // per decision) is written and discarded, so it costs what it costs in
 // production without filling the test's log buffer.
-func caddyfile(port, adminPort, httpsPort int, resource, issuer, upstream string) string {
+func caddyfile(port, adminPort, httpsPort int, resource, issuer, upstream string, bigCaches bool) string {
+	cacheSize, cacheTTL := 500, "1m"
+	if bigCaches {
+		cacheSize, cacheTTL = 1000000, "1h"
+	}
 	return fmt.Sprintf(`{
 	admin 127.0.0.1:%[2]d
 	auto_https off
@@ -242,8 +246,8 @@ http://127.0.0.1:%[1]d {
 			client_id {env.MCP_CLIENT_ID}
 			client_secret {env.MCP_CLIENT_SECRET}
 		}
-		cache_ttl 1m
-		cache_size 500
+		cache_ttl %[8]s
+		cache_size %[7]d
 		scopes_supported openid notes:read notes:write files:read admin
 		resource_scope demo://public/* notes:read
 		resource_scope secret://* admin
@@ -256,7 +260,7 @@ http://127.0.0.1:%[1]d {
 	}
 	respond /other "passthrough" 200
 }
-`, port, adminPort, httpsPort, resource, issuer, upstream)
+`, port, adminPort, httpsPort, resource, issuer, upstream, cacheSize, cacheTTL)
 }
 
 // newClients makes n clients: a tenth with opaque tokens (2026-07-28 era),
