@@ -75,11 +75,12 @@ func TestJudgeGrowth(t *testing.T) {
 			return 0
 		}, false},
 		{"leaks 4 MiB/min", func(at time.Duration) float64 { return at.Minutes() * 4 * mebi }, true},
+		{"leaks 1 MiB/min, below the slope limit", func(at time.Duration) float64 { return at.Minutes() * mebi }, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := judge(series(tc.f), d, rss)
-			if got := grows(tr, max(rssGrowthLimit, rssGrowthShare*tr.start)); got != tc.want {
+			if got := (limit{rssSlopeLimit, rssGrowthLimit}).exceeded(tr); got != tc.want {
 				t.Errorf("growth %+.1f MiB (t=%.1f, %d samples): judged growing %v, want %v", tr.growth/(1<<20), tr.t, tr.n, got, tc.want)
 			}
 		})

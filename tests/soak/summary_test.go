@@ -11,7 +11,7 @@ import (
 // summary is the table a run prints: requests by kind and status with
 // latencies, the arrival check, and Caddy's memory and goroutines.
 func summary(l *ledger, v verdict, untagged map[string]int, elapsed time.Duration, clients int,
-	baseline, end sample, peak int, rss, heap, gor trend, rssLimit, gorLimit float64) string {
+	baseline, end sample, peak int, rss, heap, gor trend, rssLimit, gorLimit limit) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var b strings.Builder
@@ -55,13 +55,13 @@ func summary(l *ledger, v verdict, untagged map[string]int, elapsed time.Duratio
 
 	fmt.Fprintf(&b, "\ncaddy (judged after %.0f%% warm-up, %d samples over %s):\n", warmupFraction*100, rss.n, rss.window.Round(time.Second))
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\tbefore\twindow start\twindow end\tpeak\tafter\tslope/min\tgrowth\tlimit\tt\t")
-	fmt.Fprintf(tw, "RSS MiB\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%+.2f\t%+.1f\t%.1f\t%.1f\t\n",
-		mib(baseline.rss), rss.start/(1<<20), rss.end/(1<<20), rss.maxV/(1<<20), mib(end.rss), rss.slope*60/(1<<20), rss.growth/(1<<20), rssLimit/(1<<20), rss.t)
+	fmt.Fprintln(tw, "\tbefore\twindow start\twindow end\tpeak\tafter\tslope/min\tgrowth\tlimits\tt\t")
+	fmt.Fprintf(tw, "RSS MiB\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%+.2f\t%+.1f\t%s\t%.1f\t\n",
+		mib(baseline.rss), rss.start/(1<<20), rss.end/(1<<20), rss.maxV/(1<<20), mib(end.rss), rss.slope*60/(1<<20), rss.growth/(1<<20), fmt.Sprintf("%.0f/min %.0f", rssLimit.slopePerMin/(1<<20), rssLimit.growth/(1<<20)), rss.t)
 	fmt.Fprintf(tw, "heap in use MiB\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%+.2f\t%+.1f\t-\t%.1f\t\n",
 		mib(baseline.heap), heap.start/(1<<20), heap.end/(1<<20), heap.maxV/(1<<20), mib(end.heap), heap.slope*60/(1<<20), heap.growth/(1<<20), heap.t)
-	fmt.Fprintf(tw, "goroutines\t%d\t%.0f\t%.0f\t%d\t%d\t%+.1f\t%+.0f\t%.0f\t%.1f\t\n",
-		baseline.goroutines, gor.start, gor.end, peak, end.goroutines, gor.slope*60, gor.growth, gorLimit, gor.t)
+	fmt.Fprintf(tw, "goroutines\t%d\t%.0f\t%.0f\t%d\t%d\t%+.1f\t%+.0f\t%s\t%.1f\t\n",
+		baseline.goroutines, gor.start, gor.end, peak, end.goroutines, gor.slope*60, gor.growth, fmt.Sprintf("%.0f/min %.0f", gorLimit.slopePerMin, gorLimit.growth), gor.t)
 	tw.Flush()
 	return b.String()
 }
