@@ -152,7 +152,8 @@ func TestSoak(t *testing.T) {
 	gorLimit := limit{slopePerMin: goroutineSlopeLimit, growth: goroutineGrowthLimit}
 
 	t.Log("\n" + summary(w.led, v, untagged, elapsed, len(clients), baseline, end, peak, rss, heap, gor, rssLimit, gorLimit) +
-		fmt.Sprintf("(\"after\": %s after the clients stopped; goroutines must be within %d of \"before\")\n", settled.Round(time.Second), goroutineSlack))
+		fmt.Sprintf("(\"after\": %s after the clients stopped; goroutines must be within %d of \"before\"; Caddy logged %d KiB)\n",
+			settled.Round(time.Second), goroutineSlack, len(w.caddy.Logs())>>10))
 
 	if w.led.nUnexp > 0 {
 		t.Errorf("%d unexpected answers; first ones:\n%s", w.led.nUnexp, strings.Join(w.led.unexpected, "\n"))
@@ -219,7 +220,9 @@ func startWorld(t *testing.T, d time.Duration) *world {
 // connections close after 5 s instead of 2 min, so the goroutine count can
 // be seen back at its baseline soon after the load. The audit log (a line
 // per decision) is written and discarded, so it costs what it costs in
-// production without filling the test's log buffer.
+// production without filling the test's log buffer. The reverse proxy
+// logs only errors: it warns about every stream a client hangs up
+// ("aborting with incomplete response"), thousands a minute here.
 func caddyfile(port, adminPort, httpsPort int, resource, issuer, upstream string, bigCaches bool) string {
 	cacheSize, cacheTTL := 500, "1m"
 	if bigCaches {
@@ -233,7 +236,12 @@ func caddyfile(port, adminPort, httpsPort int, resource, issuer, upstream string
 	persist_config off
 	log default {
 		output stderr
-		exclude http.handlers.mcp_gateway.audit
+		exclude http.handlers.mcp_gateway.audit http.handlers.reverse_proxy
+	}
+	log proxy {
+		output stderr
+		include http.handlers.reverse_proxy
+		level ERROR
 	}
 	log audit {
 		output discard
