@@ -42,9 +42,9 @@ func TestMain(m *testing.M) {
 // adds more than its growth limit across the window, and the slope is
 // significant. A healthy 10-minute run fits +0.2 MiB/min (t≈2); a gateway
 // whose token caches grow without bound (-soak.fault caches) +3.9 MiB/min
-// (t≈15). At the soak's ~450 requests/s, 2 MiB/min is a leak of about 75
-// bytes per request; in the 60 s form the growth limit rules (8 MiB in the
-// 40 s window), about 600 bytes per request.
+// (t≈15). At 300–450 requests/s, 2 MiB/min is a leak of 75–110 bytes per
+// request; in the 60 s form the growth limit rules (8 MiB in the 40 s
+// window), about 600 bytes per request.
 const (
 	// warmupFraction of the run is not judged: caches fill, the heap finds
 	// its size, connections are opened.
