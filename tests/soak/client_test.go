@@ -336,12 +336,16 @@ func (c *client) expectResult(kind, tag, tool string, a answer) bool {
 }
 
 // expectRefusal settles a request that must have been refused with status
-// (and, for 403, the insufficient_scope challenge naming want).
+// and its challenge: insufficient_scope naming want for 403, invalid_token
+// for 401.
 func (c *client) expectRefusal(kind, tag string, status int, want string, a answer) bool {
 	ok := a.status == status
-	if ok && status == http.StatusForbidden {
-		h := a.header.Get("WWW-Authenticate")
+	h := a.header.Get("WWW-Authenticate")
+	switch {
+	case ok && status == http.StatusForbidden:
 		ok = strings.Contains(h, `error="insufficient_scope"`) && strings.Contains(h, want)
+	case ok && status == http.StatusUnauthorized:
+		ok = strings.HasPrefix(h, "Bearer ") && strings.Contains(h, `error="invalid_token"`)
 	}
 	if ok {
 		c.w.led.settle(tag, mustNotArrive)
