@@ -40,11 +40,11 @@ func TestMain(m *testing.M) {
 // and goroutine count must be flat: a measured series grows when the line
 // fitted through it after the warm-up rises faster than its slope limit,
 // adds more than its growth limit across the window, and the slope is
-// significant. A healthy 10-minute run fits +0.2 MiB/min (t≈2); a gateway
+// significant. Healthy 10-minute runs fit 0 to +0.3 MiB/min; a gateway
 // whose token caches grow without bound (-soak.fault caches) +3.9 MiB/min
-// (t≈15). At 300–450 requests/s, 2 MiB/min is a leak of 75–110 bytes per
+// (t≈15). At 300–900 requests/s, 2 MiB/min is a leak of 40–120 bytes per
 // request; in the 60 s form the growth limit rules (8 MiB in the 40 s
-// window), about 600 bytes per request.
+// window), 250–700 bytes per request.
 const (
 	// warmupFraction of the run is not judged: caches fill, the heap finds
 	// its size, connections are opened.
