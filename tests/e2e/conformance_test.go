@@ -244,7 +244,14 @@ type frontExchange struct {
 	status    int
 	challenge string
 	body      string
+	// verb is the HTTP method; sent and answered when the front received
+	// the request and its answer's header.
+	verb           string
+	sent, answered time.Time
 }
+
+// frontSentKey carries the time the front received a request.
+type frontSentKey struct{}
 
 func startTokenFront(t *testing.T, upstream, token string) *tokenFront {
 	t.Helper()
@@ -265,7 +272,8 @@ func startTokenFront(t *testing.T, upstream, token string) *tokenFront {
 		},
 		FlushInterval: -1,
 		ModifyResponse: func(resp *http.Response) error {
-			x := frontExchange{method: resp.Request.Header.Get("X-Front-Method"), status: resp.StatusCode, challenge: resp.Header.Get("WWW-Authenticate")}
+			x := frontExchange{method: resp.Request.Header.Get("X-Front-Method"), status: resp.StatusCode, challenge: resp.Header.Get("WWW-Authenticate"), verb: resp.Request.Method, answered: time.Now()}
+			x.sent, _ = resp.Request.Context().Value(frontSentKey{}).(time.Time)
 			ct := resp.Header.Get("Content-Type")
 			// Lists are finite: their SSE answers can be read whole too;
 			// other streams stay untouched.
@@ -293,6 +301,7 @@ func startTokenFront(t *testing.T, upstream, token string) *tokenFront {
 		t.Fatal(err)
 	}
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(context.WithValue(r.Context(), frontSentKey{}, time.Now()))
 		// Note the JSON-RPC method for the log; the body is put back.
 		if r.Method == http.MethodPost && r.Body != nil {
 			b, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
@@ -568,8 +577,16 @@ func judgeNoScope(t *testing.T, scenario, method, list string, xs []frontExchang
 		}
 		_ = json.Unmarshal([]byte(x.body), &body)
 		switch {
+		case racedWithDelete(x, xs):
+			// The suite opens its GET stream in the background and ends
+			// the session with DELETE as soon as the scenario is done;
+			// a GET the backend sees after the DELETE finds no session
+			// (server-everything answers 400). That is the client's race,
+			// not the gateway's: tolerated only when the DELETE was sent
+			// before the GET was answered.
+			t.Logf("%s: GET answered %d after the session's DELETE was sent (the client's race): %s", scenario, x.status, x.body)
 		case x.status == http.StatusBadRequest || x.status >= 500:
-			t.Errorf("%s: %s answered %d %s: a protocol error", scenario, x.method, x.status, x.body)
+			t.Errorf("%s: %s %s answered %d %s: a protocol error", scenario, x.verb, x.method, x.status, x.body)
 		case x.status == http.StatusForbidden && !strings.Contains(x.challenge, `error="insufficient_scope"`):
 			t.Errorf("%s: %s answered 403 without the insufficient_scope challenge: %q %s", scenario, x.method, x.challenge, x.body)
 		case x.status < 300 && body.Error != nil:
@@ -595,6 +612,20 @@ func judgeNoScope(t *testing.T, scenario, method, list string, xs []frontExchang
 		t.Errorf("%s: the suite sent no %s through the gateway", scenario, method)
 	}
 	t.Logf("%s: %d exchanges, %d of them %s", scenario, len(xs), seen, method)
+}
+
+// racedWithDelete: x is a GET refused with 400 while a DELETE of the
+// session was already on its way.
+func racedWithDelete(x frontExchange, xs []frontExchange) bool {
+	if x.verb != http.MethodGet || x.status != http.StatusBadRequest {
+		return false
+	}
+	for _, y := range xs {
+		if y.verb == http.MethodDelete && !y.sent.IsZero() && y.sent.Before(x.answered) {
+			return true
+		}
+	}
+	return false
 }
 
 // lastSSEData is the data of the last event of an SSE body: the response
