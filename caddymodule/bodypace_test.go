@@ -379,3 +379,25 @@ func FuzzPaceReader(f *testing.F) {
 		}
 	})
 }
+
+func TestSetContentLength(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sent []string
+	}{
+		{"absent", nil},
+		{"one", []string{"999"}},
+		{"two", []string{"1", "2"}}, // replaced by exactly one value
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.sent != nil {
+				h["Content-Length"] = tc.sent
+			}
+			setContentLength(h, 42)
+			if got := h.Values("Content-Length"); len(got) != 1 || got[0] != "42" {
+				t.Fatalf("Content-Length = %q, want [42]", got)
+			}
+		})
+	}
+}
