@@ -165,7 +165,7 @@ type paceReader struct {
 	// marks record arrivals (time, bytes read so far) not yet irrelevant
 	// to the window; marks[head:] are live.
 	marks      []paceMark
-	firstMarks [4]paceMark
+	firstMarks [2]paceMark
 	head       int
 	set        time.Time // the deadline last set
 }
