@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"bytes"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -41,9 +40,11 @@ func (g *Gateway) readMessage(w http.ResponseWriter, r *http.Request) (msg rpcme
 	// The backend reads exactly the bytes that were judged, and nothing
 	// the client sent after them: request trailers (HTTP/1.1 chunked or
 	// HTTP/2) could carry Mcp-Method or X-Scopegate-* past every check.
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	jb := &judgedBody{}
+	jb.Reset(body)
+	r.Body = jb
 	r.ContentLength = int64(len(body))
-	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	setContentLength(r.Header, len(body))
 	r.TransferEncoding = nil
 	r.Trailer = nil
 	r.Header.Del("Trailer")
@@ -60,6 +61,23 @@ func (g *Gateway) readMessage(w http.ResponseWriter, r *http.Request) (msg rpcme
 		return msg, false, writeJSON(w, http.StatusBadRequest, rpcmessage.ErrorBodyFor(msg.ID, herr))
 	}
 	return msg, true, nil
+}
+
+// judgedBody is the body the backend reads: the bytes that were judged.
+// One allocation, where io.NopCloser(bytes.NewReader(b)) costs two.
+type judgedBody struct{ bytes.Reader }
+
+func (*judgedBody) Close() error { return nil }
+
+// setContentLength sets the Content-Length header to n, reusing the
+// slice of the single value the client sent (the request's own).
+func setContentLength(h http.Header, n int) {
+	v := strconv.Itoa(n)
+	if vals := h["Content-Length"]; len(vals) == 1 {
+		vals[0] = v
+		return
+	}
+	h.Set("Content-Length", v)
 }
 
 func (g *Gateway) maxBodySize() int64 {

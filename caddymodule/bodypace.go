@@ -106,11 +106,15 @@ func (e *slowBodyError) Error() string {
 // on the connection (HTTP/1) or stream (HTTP/2).
 func readPaced(w http.ResponseWriter, r *http.Request, limit int64, pace bodyPace) ([]byte, error) {
 	p := &paceReader{
-		src:         http.MaxBytesReader(w, r.Body, limit),
-		pace:        pace,
-		setDeadline: http.NewResponseController(w).SetReadDeadline,
-		now:         time.Now,
+		src:  http.MaxBytesReader(w, r.Body, limit),
+		pace: pace,
+		now:  time.Now,
 	}
+	// The controller and the first marks live inside p: this runs on
+	// every POST, and each would otherwise be an allocation of its own.
+	p.rc = *http.NewResponseController(w)
+	p.deadlines = &p.rc
+	p.marks = p.firstMarks[:0]
 	p.start = p.now()
 	body, err := readAll(p, r.ContentLength, limit)
 	p.release()
@@ -150,19 +154,29 @@ func readAll(src io.Reader, declared, limit int64) ([]byte, error) {
 type paceReader struct {
 	src  io.Reader
 	pace bodyPace
-	// setDeadline sets the read deadline; nil once it proved unsupported
+	// deadlines sets the read deadline; nil once it proved unsupported
 	// (then the pace is checked only between reads).
-	setDeadline func(time.Time) error
-	now         func() time.Time
+	deadlines deadlineSetter
+	now       func() time.Time
+	rc        http.ResponseController // what deadlines points to in readPaced
 
 	start time.Time
 	read  int64
 	// marks record arrivals (time, bytes read so far) not yet irrelevant
 	// to the window; marks[head:] are live.
-	marks []paceMark
-	head  int
-	set   time.Time // the deadline last set
+	marks      []paceMark
+	firstMarks [2]paceMark
+	head       int
+	set        time.Time // the deadline last set
 }
+
+// deadlineSetter is what paceReader needs of an http.ResponseController.
+type deadlineSetter interface{ SetReadDeadline(time.Time) error }
+
+// deadlineFunc is a deadlineSetter made of a function.
+type deadlineFunc func(time.Time) error
+
+func (f deadlineFunc) SetReadDeadline(t time.Time) error { return f(t) }
 
 type paceMark struct {
 	at time.Time
@@ -174,9 +188,9 @@ func (p *paceReader) Read(b []byte) (int, error) {
 	if now := p.now(); !now.Before(dl) {
 		return 0, p.slow(reason, now)
 	}
-	if p.setDeadline != nil && !dl.Equal(p.set) {
-		if err := p.setDeadline(dl); err != nil {
-			p.setDeadline = nil
+	if p.deadlines != nil && !dl.Equal(p.set) {
+		if err := p.deadlines.SetReadDeadline(dl); err != nil {
+			p.deadlines = nil
 		} else {
 			p.set = dl
 		}
@@ -200,8 +214,8 @@ func (p *paceReader) slow(reason string, now time.Time) error {
 // end (its background read must not time out: that would cancel the
 // request's context); HTTP/2 keeps a timer per stream.
 func (p *paceReader) release() {
-	if p.setDeadline != nil && !p.set.IsZero() {
-		_ = p.setDeadline(time.Time{})
+	if p.deadlines != nil && !p.set.IsZero() {
+		_ = p.deadlines.SetReadDeadline(time.Time{})
 	}
 }
 

@@ -112,7 +112,7 @@ func TestPaceReader(t *testing.T) {
 			}
 			src := &scriptedBody{now: time.Unix(1e9, 0), script: tc.script}
 			start := src.now
-			p := &paceReader{src: src, pace: tc.pace, setDeadline: src.setDeadline, now: src.clock, start: start}
+			p := &paceReader{src: src, pace: tc.pace, deadlines: deadlineFunc(src.setDeadline), now: src.clock, start: start}
 			body, err := readAll(p, -1, 2<<20)
 			var slow *slowBodyError
 			switch {
@@ -140,7 +140,7 @@ func TestPaceReader(t *testing.T) {
 func TestPaceReaderWithoutDeadlines(t *testing.T) {
 	src := &scriptedBody{now: time.Unix(1e9, 0), script: steady(100, 1, 3*time.Second)}
 	p := &paceReader{src: src, pace: bodyPace{grace: 10 * time.Second, window: 5 * time.Second, minBytes: 1024, total: time.Minute},
-		setDeadline: func(time.Time) error { return http.ErrNotSupported }, now: src.clock, start: src.now}
+		deadlines: deadlineFunc(func(time.Time) error { return http.ErrNotSupported }), now: src.clock, start: src.now}
 	body, err := io.ReadAll(p)
 	var slow *slowBodyError
 	if !errors.As(err, &slow) || slow.reason != slowMinRate || len(body) != 4 {
@@ -333,7 +333,7 @@ func FuzzPaceReader(f *testing.F) {
 			return n
 		}
 		src := &scriptedBody{now: start, script: slices.Clone(script)}
-		p := &paceReader{src: src, pace: pace, setDeadline: src.setDeadline, now: src.clock, start: start}
+		p := &paceReader{src: src, pace: pace, deadlines: deadlineFunc(src.setDeadline), now: src.clock, start: start}
 		body, err := readAll(p, -1, 1<<30)
 		var slow *slowBodyError
 		switch {
@@ -378,4 +378,26 @@ func FuzzPaceReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSetContentLength(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sent []string
+	}{
+		{"absent", nil},
+		{"one", []string{"999"}},
+		{"two", []string{"1", "2"}}, // replaced by exactly one value
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.sent != nil {
+				h["Content-Length"] = tc.sent
+			}
+			setContentLength(h, 42)
+			if got := h.Values("Content-Length"); len(got) != 1 || got[0] != "42" {
+				t.Fatalf("Content-Length = %q, want [42]", got)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/scopegate/scopegate/caddymodule/internal/scopecatalog"
 )
@@ -54,7 +57,10 @@ func benchRequest(body string) *http.Request {
 // runBench serves body through the gateway, or straight to next when
 // direct is set, so the two read side by side.
 func runBench(b *testing.B, body string, respond []byte, direct bool) {
-	g := benchGateway(b)
+	runBenchWith(b, benchGateway(b), body, respond, direct)
+}
+
+func runBenchWith(b *testing.B, g *Gateway, body string, respond []byte, direct bool) {
 	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
@@ -87,6 +93,13 @@ var callResult = []byte(`{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"t
 func BenchmarkToolsCall(b *testing.B) {
 	b.Run("direct", func(b *testing.B) { runBench(b, callBody, callResult, true) })
 	b.Run("gateway", func(b *testing.B) { runBench(b, callBody, callResult, false) })
+	// The audit line as Caddy writes it (JSON, info level), to a sink
+	// that costs nothing, so its own price shows.
+	b.Run("gateway+audit", func(b *testing.B) {
+		g := benchGateway(b)
+		g.audits = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), zap.InfoLevel))
+		runBenchWith(b, g, callBody, callResult, false)
+	})
 }
 
 // BenchmarkToolsList110: the same for a tools/list whose 110-tool JSON

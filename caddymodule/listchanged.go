@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"io"
 	"sync"
 	"time"
@@ -56,10 +57,20 @@ type methodMatcher struct {
 // scan feeds p and reports whether a notification completed in it.
 func (m *methodMatcher) scan(p []byte) bool {
 	found := false
-	for _, c := range p {
-		if m.step(c) {
+	for len(p) > 0 {
+		// At rest (nothing matched) only a quote changes the state: step
+		// leaves it at rest for every other byte, so skip to the next.
+		if *m == (methodMatcher{}) {
+			j := bytes.IndexByte(p, '"')
+			if j < 0 {
+				return found
+			}
+			p = p[j:]
+		}
+		if m.step(p[0]) {
 			found = true
 		}
+		p = p[1:]
 	}
 	return found
 }

@@ -100,3 +100,28 @@ func TestRediscoveryRateLimited(t *testing.T) {
 		t.Fatalf("1000 notifications caused %d rediscoveries, want 2", calls)
 	}
 }
+
+// FuzzMethodMatcherSkip holds scan's skipping to the next quote equal to
+// feeding every byte to step, however the input is split into writes.
+func FuzzMethodMatcherSkip(f *testing.F) {
+	f.Add([]byte(`data: {"jsonrpc":"2.0","method":"notifications/tools/list_changed"}`), uint8(7))
+	f.Add([]byte(`{"method" : "notifications\/tools\/list_changed"} "method":"x"`), uint8(3))
+	f.Add([]byte(`"id":"notifications/tools/list_changed","\"method\":"`), uint8(1))
+	f.Fuzz(func(t *testing.T, in []byte, cut uint8) {
+		var ref, got methodMatcher
+		n := int(cut)%8 + 1
+		for p := in; len(p) > 0; {
+			chunk := p[:min(n, len(p))]
+			p = p[len(chunk):]
+			refFound := false
+			for _, c := range chunk {
+				if ref.step(c) {
+					refFound = true
+				}
+			}
+			if found := got.scan(chunk); found != refFound || got != ref {
+				t.Fatalf("scan: %v, state %+v; byte by byte: %v, state %+v", found, got, refFound, ref)
+			}
+		}
+	})
+}

@@ -48,12 +48,18 @@ func (g *Gateway) bindSession(w http.ResponseWriter, r *http.Request, next caddy
 		r.Header.Set(headerSession, backendID)
 		sid = backendID
 	}
-	return caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		sw := &sessionWrapper{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, g: g, r: r, subject: subject, sent: sid}
-		err := next.ServeHTTP(sw, r)
-		sw.finish()
-		return err
-	}), false, nil
+	return &sessionWrapper{next: next, g: g, subject: subject, sent: sid}, false, nil
+}
+
+// ServeHTTP makes the sessionWrapper the handler bindSession returns: one
+// allocation per request for the handler and the writer it wraps, instead
+// of a closure, the wrapper and its embedded writer. Each request gets its
+// own sessionWrapper, and the gateway calls it at most once.
+func (s *sessionWrapper) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+	s.ResponseWriterWrapper.ResponseWriter, s.r = w, r
+	err := s.next.ServeHTTP(s, r)
+	s.finish()
+	return err
 }
 
 // setupSessionKeys prepares the resource's session key ring in storage,
@@ -125,13 +131,14 @@ type writerOnly struct{ io.Writer }
 // subject later (echoing a client-sent id, say) cannot join two users in
 // one session: that response is replaced by 502.
 type sessionWrapper struct {
-	*caddyhttp.ResponseWriterWrapper
-	g       *Gateway
-	r       *http.Request
-	subject string
-	sent    string // the backend id the request carried
-	done    bool
-	refused bool
+	caddyhttp.ResponseWriterWrapper // by value: see ServeHTTP
+	next                            caddyhttp.Handler
+	g                               *Gateway
+	r                               *http.Request
+	subject                         string
+	sent                            string // the backend id the request carried
+	done                            bool
+	refused                         bool
 }
 
 func (s *sessionWrapper) WriteHeader(status int) {
@@ -150,14 +157,14 @@ func (s *sessionWrapper) WriteHeader(status int) {
 		case sessionbind.Taken:
 			s.refuse()
 			s.g.logger.Error("backend issued a session id bound to another subject; response refused")
-			writeJSON(s.ResponseWriterWrapper, http.StatusBadGateway,
+			writeJSON(&s.ResponseWriterWrapper, http.StatusBadGateway,
 				rpcmessage.ErrorBody(nil, rpcmessage.CodeInternalError, "the backend's session could not be bound to this user"))
 			return
 		case sessionbind.TooMany:
 			// Raced past serveInitialize's check: the backend's new
 			// session is dropped, unbound and unusable.
 			s.refuse()
-			tooManySessions(s.ResponseWriterWrapper)
+			tooManySessions(&s.ResponseWriterWrapper)
 			return
 		}
 	}
@@ -166,11 +173,11 @@ func (s *sessionWrapper) WriteHeader(status int) {
 		s.refuse()
 		if errors.Is(err, sessionbind.ErrBackendID) {
 			s.g.logger.Error("backend issued a session id the gateway does not pass on; response refused", zap.Int("length", len(sid)))
-			writeJSON(s.ResponseWriterWrapper, http.StatusBadGateway,
+			writeJSON(&s.ResponseWriterWrapper, http.StatusBadGateway,
 				rpcmessage.ErrorBody(nil, rpcmessage.CodeInternalError, "the backend's session id could not be bound to this user"))
 			return
 		}
-		s.g.sessionKeysUnavailable(s.ResponseWriterWrapper, err)
+		s.g.sessionKeysUnavailable(&s.ResponseWriterWrapper, err)
 		return
 	}
 	s.Header().Set(headerSession, wrapped)
