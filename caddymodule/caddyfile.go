@@ -73,6 +73,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 //	    fence                 on|off             # default: on (MCP tokens refused outside the endpoint)
 //	    fence_exempt          <path-prefix>...   # more paths where MCP tokens may go
+//	    audit                 all|refusals       # default: all (one "mcp decision" line per message)
 //	}
 func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
@@ -314,6 +315,19 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				g.FenceOff = true
 			default:
 				return d.Errf("fence: expected on or off, got %q", v)
+			}
+		case "audit":
+			var v string
+			if !d.Args(&v) || d.NextArg() {
+				return d.ArgErr()
+			}
+			switch v {
+			case "all":
+				g.AuditRefusalsOnly = false
+			case "refusals":
+				g.AuditRefusalsOnly = true
+			default:
+				return d.Errf("audit: expected all or refusals, got %q", v)
 			}
 		case "fence_exempt":
 			args := d.RemainingArgs()

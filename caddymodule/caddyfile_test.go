@@ -38,6 +38,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		forward_token off
 		fence off
 		fence_exempt /apps/public/ /index.php/apps/oidc/
+		audit refusals
 		max_sessions_per_subject 20
 		max_streams_per_subject 4
 		body_grace 5s
@@ -69,6 +70,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		AllowedOrigins:        []string{"https://app.example"},
 		FenceOff:              true,
 		FenceExempt:           []string{"/apps/public/", "/index.php/apps/oidc/"},
+		AuditRefusalsOnly:     true,
 		MaxSessionsPerSubject: 20,
 		MaxStreamsPerSubject:  4,
 		BodyGrace:             caddy.Duration(5 * time.Second),
@@ -109,6 +111,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"bad fence":                  "mcp_gateway {\n fence maybe\n}",
 		"fence without value":        "mcp_gateway {\n fence\n}",
 		"fence_exempt without path":  "mcp_gateway {\n fence_exempt\n}",
+		"bad audit":                  "mcp_gateway {\n audit allowed\n}",
+		"audit without value":        "mcp_gateway {\n audit\n}",
 		"fence_exempt not a path":    "mcp_gateway {\n fence_exempt apps/\n}",
 		"zero stream limit":          "mcp_gateway {\n max_streams_per_subject 0\n}",
 		"bad session limit":          "mcp_gateway {\n max_sessions_per_subject many\n}",

@@ -180,6 +180,13 @@ type Gateway struct {
 	// the authorization server's own endpoints and discovery documents.
 	FenceExempt []string `json:"fence_exempt,omitempty"`
 
+	// AuditRefusalsOnly keeps the audit logger's "mcp decision" lines to
+	// refusals (and fenced tokens): allowed messages are then only
+	// counted in the metrics. By default every decision is written, one
+	// line each, which on a busy site is the gateway's largest cost per
+	// call (a JSON line and a write to the log's output).
+	AuditRefusalsOnly bool `json:"audit_refusals_only,omitempty"`
+
 	// SessionKeyRotation is how long one key wraps new session ids
 	// before a new one replaces it (the keys live in Caddy storage,
 	// shared by every replica). Default 24h.
@@ -509,7 +516,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		g.audit(msg, id, d, time.Since(start))
 		return g.refuse(w, msg, id, d)
 	}
-	defer func() { g.audit(msg, id, d, time.Since(start)) }()
+	if !g.AuditRefusalsOnly {
+		defer func() { g.audit(msg, id, d, time.Since(start)) }()
+	}
 
 	// 10. Pass it on; list responses are rewritten for this token.
 	return g.forward(w, r, next, msg, id, d)

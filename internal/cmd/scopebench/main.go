@@ -110,11 +110,16 @@ func run(o options, out io.Writer) (err error) {
 	provider := oidctest.Start(r, oidctest.Options{TokenLifetime: 4 * time.Hour})
 	plain := startSite(r, plainSite, be.url, provider.Issuer())
 	gateway := startSite(r, gatewaySite, be.url, provider.Issuer())
+	quiet := startSite(r, quietGatewaySite, be.url, provider.Issuer())
 
 	held := []string{scopes[0]}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	jwt, err := provider.RequestToken(ctx, oidctest.TokenRequest{Scopes: held, Audience: []string{gateway.resource}})
+	if err != nil {
+		return fmt.Errorf("JWT: %w", err)
+	}
+	quietJWT, err := provider.RequestToken(ctx, oidctest.TokenRequest{Scopes: held, Audience: []string{quiet.resource}})
 	if err != nil {
 		return fmt.Errorf("JWT: %w", err)
 	}
@@ -127,6 +132,7 @@ func run(o options, out io.Writer) (err error) {
 		{name: "plain", url: plain.resource, token: jwt.AccessToken, proc: plain.proc},
 		{name: "gateway JWT", url: gateway.resource, token: jwt.AccessToken, proc: gateway.proc, gateway: true},
 		{name: "gateway opaque", url: gateway.resource, token: opaque.AccessToken, proc: gateway.proc, gateway: true},
+		{name: "gateway JWT, audit refusals", url: quiet.resource, token: quietJWT.AccessToken, proc: quiet.proc, gateway: true},
 	}
 
 	b := newBench(o, r, configs, workloads)
@@ -143,7 +149,7 @@ type site struct {
 	resource string // http://127.0.0.1:<port>/mcp
 }
 
-// The two Caddyfiles, identical but for the gateway. Logs (the gateway's
+// The Caddyfiles, identical but for the gateway. Logs (the gateway's
 // audit line per decision) go to a file, as in production, not to the
 // benchmark's memory.
 const (
@@ -157,6 +163,13 @@ const (
 			client_id {env.MCP_CLIENT_ID}
 			client_secret {env.MCP_CLIENT_SECRET}
 		}
+	}`
+	// quietGatewaySite writes audit lines for refusals only: what the
+	// per-decision audit line costs is the difference to gatewaySite.
+	quietGatewaySite = `mcp_gateway {
+		resource %[1]s
+		issuer %[2]s
+		audit refusals
 	}`
 )
 
