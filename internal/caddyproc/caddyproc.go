@@ -89,11 +89,34 @@ func ModuleRoot() (string, error) {
 	return "", errors.New("go.mod not found above the test directory")
 }
 
-// FreePort finds a free loopback port number. Another socket can take it
-// before Caddy binds it; Start then reports ErrAddressInUse and the caller
-// retries with other ports.
+// FreePort finds a free loopback port number for a Caddy to bind.
+//
+// Caddy binds its listeners with SO_REUSEPORT (for graceful reloads), so a
+// port another test's Caddy already holds does not fail the bind: both
+// processes would share it and answer each other's requests. Ports are
+// therefore never taken from the kernel's ephemeral range (where a port
+// just probed and closed is soon handed out again), but from a block of
+// 1000 below it chosen by the process id, each handed out once per process
+// and probed first (a plain listen fails on a port a Caddy holds).
 func FreePort(t testing.TB) int {
 	t.Helper()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	if portNext == 0 {
+		portNext = portBase + (os.Getpid()%portBlocks)*portBlock
+		portEnd = portNext + portBlock
+	}
+	for portNext < portEnd {
+		p := portNext
+		portNext++
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return p
+	}
+	// The block is used up: fall back to a port the kernel picks.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("free port: %v", err)
@@ -101,6 +124,19 @@ func FreePort(t testing.TB) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// FreePort's blocks: 20 blocks of 1000 ports from 12000, below Linux's
+// default ephemeral range (32768–60999).
+const (
+	portBase   = 12000
+	portBlock  = 1000
+	portBlocks = 20
+)
+
+var (
+	portsMu           sync.Mutex
+	portNext, portEnd int
+)
 
 // ErrAddressInUse marks a start that failed because a port was taken
 // after FreePort found it.

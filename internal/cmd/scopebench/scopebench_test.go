@@ -34,10 +34,10 @@ func TestRunThroughBinary(t *testing.T) {
 			rows++
 		}
 	}
-	if rows != 16 {
-		t.Errorf("%d rows, want 16 (4 workloads × 4 configurations):\n%s", rows, table)
+	if rows != 20 {
+		t.Errorf("%d rows, want 20 (4 workloads × 5 configurations):\n%s", rows, table)
 	}
-	for _, want := range []string{"gateway opaque", "tools/list SSE", "denied call (403)", "req/s ÷ plain"} {
+	for _, want := range []string{"gateway opaque", "audit refusals", "tools/list SSE", "denied call (403)", "req/s ÷ plain"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table without %q:\n%s", want, table)
 		}
