@@ -304,31 +304,17 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				g.MaxStreamsPerSubject = n
 			}
 		case "fence":
-			var v string
-			if !d.Args(&v) || d.NextArg() {
-				return d.ArgErr()
+			on, err := choice(d, opt, "on", "off")
+			if err != nil {
+				return err
 			}
-			switch v {
-			case "on":
-				g.FenceOff = false
-			case "off":
-				g.FenceOff = true
-			default:
-				return d.Errf("fence: expected on or off, got %q", v)
-			}
+			g.FenceOff = !on
 		case "audit":
-			var v string
-			if !d.Args(&v) || d.NextArg() {
-				return d.ArgErr()
+			all, err := choice(d, opt, "all", "refusals")
+			if err != nil {
+				return err
 			}
-			switch v {
-			case "all":
-				g.AuditRefusalsOnly = false
-			case "refusals":
-				g.AuditRefusalsOnly = true
-			default:
-				return d.Errf("audit: expected all or refusals, got %q", v)
-			}
+			g.AuditRefusalsOnly = !all
 		case "fence_exempt":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
@@ -341,17 +327,9 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			g.FenceExempt = append(g.FenceExempt, args...)
 		case "forward_token":
-			var v string
-			if !d.Args(&v) || d.NextArg() {
-				return d.ArgErr()
-			}
-			var on bool
-			switch v {
-			case "on":
-				on = true
-			case "off":
-			default:
-				return d.Errf("forward_token: expected on or off, got %q", v)
+			on, err := choice(d, opt, "on", "off")
+			if err != nil {
+				return err
 			}
 			g.ForwardToken = &on
 		default:
@@ -362,6 +340,22 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 }
 
 // parseRate reads "<size>/<duration>" (1KiB/5s), or "off" as -1 bytes.
+// choice reads an option's one argument, which must be first or second;
+// it reports whether it was first.
+func choice(d *caddyfile.Dispenser, opt, first, second string) (bool, error) {
+	var v string
+	if !d.Args(&v) || d.NextArg() {
+		return false, d.ArgErr()
+	}
+	switch v {
+	case first:
+		return true, nil
+	case second:
+		return false, nil
+	}
+	return false, d.Errf("%s: expected %s or %s, got %q", opt, first, second, v)
+}
+
 func parseRate(v string) (int64, time.Duration, error) {
 	if v == "off" {
 		return -1, 0, nil
